@@ -1,0 +1,211 @@
+/*
+ * lsce — fused label-smoothed cross-entropy: loss, statistics and gradient in one pass.
+ *
+ * The only public header. C11, usable from C++.
+ *
+ * Mathematics (every smoothing convention is one pair of weights):
+ *   row of logits x (V entries), target y, lse = log Σ_c exp x_c, p = softmax(x),
+ *   smoothed target q_y = a, q_c = b (c ≠ y), A = Σ_c q_c = a + b(V−1):
+ *     loss_r      = A·lse − (a − b)·x_y − b·Σ_c x_c            ( = −Σ_c q_c log p_c )
+ *     ∂loss_r/∂x_c = A·p_c − b − (a − b)·[c = y]
+ *
+ *   convention   a = q_y          b = q_c (c ≠ y)   users
+ *   uniform      1 − ε + ε/V      ε/V               PyTorch cross_entropy(label_smoothing=ε), Liger
+ *   others       1 − ε            ε/(V−1)           fairseq, Megatron-LM (b = 0 when V = 1)
+ *   seed         1 − ε            ε/V               the seed chapter's KL LabelSmoothingLoss
+ *
+ * Conventions that differ from PyTorch (deliberately):
+ *   - reduction mean with no kept row gives loss 0 and a zero gradient (PyTorch: NaN).
+ *
+ * Non-finite input: a NaN or +inf logit makes its row's loss, lse and gradient NaN. −inf logits
+ * are a masked vocabulary: their p is exactly 0 and their gradient exactly −b·scale (with ε > 0
+ * the smoothed loss of such a row is +inf, as in PyTorch). A row of only −inf is NaN.
+ * The argmax (for n_correct) treats NaN as larger than every number, ties go to the lowest index
+ * (torch.argmax).
+ *
+ * Accuracy (fp32, every variant; see README "Accuracy" for the derivation):
+ *   - exp: the SIMD exp used on arguments x − max ∈ [−inf, 0] has relative error ≤ 2 ulp
+ *     (≤ 1.2e-7) against the exact value where the result is normal; results below 2^−126 may
+ *     flush to 0 (absolute error < 1.2e-38). The scalar reference uses libm expf.
+ *   - row sums (Σ exp, Σ (x − max)) accumulate in blocks of ≤ 16 fp32 terms per lane, folded into
+ *     double: relative error ≤ 16·2^−24 ≈ 1e-6 (all terms of each sum have one sign).
+ *   - loss and nll of a row: relative error ≤ 4e-6 (+ 4e-6·|A·log d| / |loss| when the loss is
+ *     far smaller than its terms); each gradient element: absolute error ≤ 4e-6 · max_c |grad_c|
+ *     of its row.
+ *   - lsce_backward recomputes p from the saved fp32 row_lse: add |lse|·2^−24 to p's relative error.
+ *
+ * Threads: every entry point is reentrant. The only global state is the dispatch table, set up
+ * once (pthread_once) and the variant chosen by lsce_set_isa (an atomic).
+ *
+ * Memory: lsce_forward_backward allocates one scratch row of V floats per call (freed before it
+ * returns); lsce_forward and lsce_backward never allocate. Nothing else allocates.
+ */
+#ifndef LSCE_H
+#define LSCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(LSCE_BUILDING_DLL)
+#define LSCE_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define LSCE_API __attribute__((visibility("default")))
+#else
+#define LSCE_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LSCE_VERSION_MAJOR 0
+#define LSCE_VERSION_MINOR 1
+#define LSCE_VERSION_PATCH 0
+
+typedef enum lsce_status {
+    LSCE_OK = 0,
+    LSCE_ERR_NULL = 1,     /* a required pointer is NULL */
+    LSCE_ERR_SHAPE = 2,    /* rows < 0, vocab < 1, stride < vocab, or sizes overflow */
+    LSCE_ERR_TARGET = 3,   /* a target outside [0, V) that is not ignore_index */
+    LSCE_ERR_OPTION = 4,   /* an option value outside its domain, or not supported yet */
+    LSCE_ERR_ISA = 5,      /* unknown variant, or one this CPU (or build) cannot run */
+    LSCE_ERR_DTYPE = 6,    /* unknown dtype, or a dtype pair not supported */
+    LSCE_ERR_ALIAS = 7,    /* outputs overlap each other or the inputs (other than exact in-place) */
+    LSCE_ERR_NOMEM = 8     /* the scratch row could not be allocated */
+} lsce_status;
+
+typedef enum lsce_convention {
+    LSCE_CONV_UNIFORM = 0, /* q_y = 1 − ε + ε/V, q_c = ε/V (PyTorch) */
+    LSCE_CONV_OTHERS = 1,  /* q_y = 1 − ε, q_c = ε/(V−1) (fairseq, Megatron) */
+    LSCE_CONV_SEED = 2     /* q_y = 1 − ε, q_c = ε/V (the seed's KL class) */
+} lsce_convention;
+
+typedef enum lsce_reduction {
+    LSCE_REDUCTION_MEAN = 0, /* Σ kept row losses / number of kept rows (0 when none kept) */
+    LSCE_REDUCTION_SUM = 1,
+    LSCE_REDUCTION_NONE = 2  /* per-row losses; the gradient is that of Σ_r grad_output_r·loss_r */
+} lsce_reduction;
+
+typedef enum lsce_dtype {
+    LSCE_DTYPE_F32 = 0,
+    LSCE_DTYPE_BF16 = 1, /* not supported yet: LSCE_ERR_DTYPE */
+    LSCE_DTYPE_F16 = 2   /* not supported yet: LSCE_ERR_DTYPE */
+} lsce_dtype;
+
+typedef enum lsce_isa {
+    LSCE_ISA_AUTO = 0, /* the variant lsce_set_isa chose, or the best this CPU runs */
+    LSCE_ISA_SCALAR = 1,
+    LSCE_ISA_AVX2 = 2,   /* AVX2 + FMA */
+    LSCE_ISA_AVX512 = 3, /* AVX-512 F/BW/DQ/VL */
+    LSCE_ISA_NEON = 4,
+    LSCE_ISA_COUNT_ = 5
+} lsce_isa;
+
+/* Calibration bins (accumulate across calls; see lsce_ece). */
+typedef struct lsce_calibration_bin {
+    double count;
+    double sum_confidence;
+    double sum_correct;
+} lsce_calibration_bin;
+
+typedef struct lsce_options {
+    double smoothing;            /* ε ∈ [0, 1]; default 0 */
+    lsce_convention convention;  /* default uniform */
+    int kl;                      /* 1: report KL(q‖p) = CE + Σ q log q per kept row; default 0 */
+    int64_t ignore_index;        /* default −100 */
+    lsce_reduction reduction;    /* default mean */
+    lsce_isa isa;                /* per-call variant; default LSCE_ISA_AUTO */
+
+    /* Objective options (issue: "objective options"): accepted only at their defaults for now,
+     * any other value is LSCE_ERR_OPTION. */
+    const float *class_weight;   /* V weights ≥ 0, or NULL (all 1) */
+    const float *prior;          /* V smoothing prior summing to 1, or NULL (uniform) */
+    const float *row_weight;     /* rows weights ≥ 0, or NULL (all 1) */
+    double z_loss;               /* z ≥ 0: adds z·lse² per kept row; default 0 */
+    double logit_scale;          /* s: t = s·x; default 1 */
+    double softcap;              /* c ≥ 0: t = c·tanh(s·x/c); default 0 (off) */
+    double confidence_penalty;   /* β ≥ 0: adds β·Σ p log p; default 0 */
+    int calibration_bins;        /* B ∈ [0, 1000]; default 0 (off) */
+    lsce_calibration_bin *calibration; /* B bins accumulated into, when calibration_bins > 0 */
+
+    /* Storage types (issue: "bf16 and fp16"): only f32 for now. */
+    lsce_dtype logits_dtype;     /* default f32 */
+    lsce_dtype grad_dtype;       /* default f32 */
+} lsce_options;
+
+/* Reduced results of one call. */
+typedef struct lsce_result {
+    double loss;       /* reduced loss; with reduction none: Σ of the per-row losses */
+    double nll_sum;    /* Σ over kept rows of −log p_y (unsmoothed) */
+    double z_sum;      /* Σ over kept rows of z·lse² (0 unless z_loss > 0) */
+    double denominator;/* what mean divides by: number of kept rows (Σ weights with weights) */
+    int64_t n_tokens;  /* kept rows */
+    int64_t n_correct; /* kept rows whose argmax equals the target */
+} lsce_result;
+
+/* Library version "MAJOR.MINOR.PATCH". */
+LSCE_API const char *lsce_version(void);
+
+/* Static English text for a status code; never NULL. */
+LSCE_API const char *lsce_strerror(lsce_status status);
+
+/* PyTorch defaults: ε = 0, uniform, ignore_index −100, mean, f32, isa auto, no extra terms. */
+LSCE_API void lsce_options_default(lsce_options *opts);
+
+/* Name of the variant that runs for LSCE_ISA_AUTO now: "scalar", "avx2", "avx512" or "neon". */
+LSCE_API const char *lsce_isa_name(void);
+
+/* Force the variant used for LSCE_ISA_AUTO ("scalar", "avx2", "avx512", "neon"), or NULL / "auto"
+ * for the best this CPU runs. LSCE_ERR_ISA (nothing changed) for an unknown name or one this CPU
+ * cannot run. The environment variable LSCE_ISA sets the initial choice the same way (an
+ * unusable value there is ignored: the best variant runs). */
+LSCE_API lsce_status lsce_set_isa(const char *name);
+
+/* Whether this CPU and build can run a variant; its name (NULL for an invalid value). */
+LSCE_API int lsce_isa_supported(lsce_isa isa);
+LSCE_API const char *lsce_isa_to_string(lsce_isa isa);
+
+/* The CPU features the dispatcher found, e.g. "avx2 fma avx512f avx512bw avx512dq avx512vl". */
+LSCE_API const char *lsce_cpu_features(void);
+
+/*
+ * Fused forward + backward.
+ *   logits:   rows × logits_stride elements (row r at logits + r·logits_stride), V used per row.
+ *   targets:  rows class ids in [0, V) or ignore_index.
+ *   grad:     rows × grad_stride; may be exactly `logits` with grad_stride == logits_stride
+ *             (in place), otherwise it must not overlap any input or output.
+ *   grad_output: NULL (1), or for mean/sum a pointer to one scalar, for none `rows` values:
+ *             the gradient written is that of grad_output·loss (per row for none).
+ *   row_loss, row_lse: optional (NULL) per-row outputs of `rows` floats; ignored rows get 0 loss
+ *             and their lse.
+ *   result:   optional reduced results.
+ * Every argument is checked (and every target) before anything is written: on an error, no output
+ * is touched.
+ */
+LSCE_API lsce_status lsce_forward_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
+                                           const void *logits, int64_t logits_stride,
+                                           const int64_t *targets, const float *grad_output,
+                                           void *grad, int64_t grad_stride, float *row_loss,
+                                           float *row_lse, lsce_result *result);
+
+/* Forward only: the same outputs without the gradient (save row_lse for lsce_backward). */
+LSCE_API lsce_status lsce_forward(const lsce_options *opts, int64_t rows, int64_t vocab,
+                                  const void *logits, int64_t logits_stride,
+                                  const int64_t *targets, float *row_loss, float *row_lse,
+                                  lsce_result *result);
+
+/* Backward from the row_lse saved by lsce_forward (same options, logits and targets): writes the
+ * same gradient lsce_forward_backward writes, within the accuracy bounds above. */
+LSCE_API lsce_status lsce_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
+                                   const void *logits, int64_t logits_stride,
+                                   const int64_t *targets, const float *row_lse,
+                                   const float *grad_output, void *grad, int64_t grad_stride);
+
+/* Expected calibration error of accumulated bins: Σ_b n_b/n·|acc_b − conf_b| (0 when empty). */
+LSCE_API double lsce_ece(const lsce_calibration_bin *bins, int n_bins);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LSCE_H */

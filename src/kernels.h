@@ -1,0 +1,95 @@
+/*
+ * The kernel contract: every variant (scalar reference, AVX2, AVX-512, NEON) provides the same row
+ * sweeps, declared through one macro each so that the variants cannot drift apart. The driver
+ * (src/lsce.c) is ISA-free: it validates, prepares per-row coefficients and composes the sweeps.
+ * src/ref/ref.c documents what each sweep computes; SIMD files only say how.
+ */
+#ifndef LSCE_KERNELS_H
+#define LSCE_KERNELS_H
+
+#include <stdint.h>
+
+/* Σ over a row slice, kept in double by the caller-visible interface. */
+typedef struct lsce_expsum {
+    double sum_exp;   /* Σ_c exp(x_c − shift) */
+    double sum_shift; /* Σ_c (x_c − shift) */
+} lsce_expsum;
+
+/* Largest element of x[0..n) (n ≥ 1). A NaN may or may not be returned: the driver detects NaN
+ * rows through the sums, which propagate it. */
+#define decl_row_max_fn(name) float(name)(const float *x, int64_t n)
+
+/* Lowest index c in [0, n) with x[c] == value, or n when none. */
+#define decl_row_find_fn(name) int64_t(name)(const float *x, int64_t n, float value)
+
+/* Sums of exp(x − shift) and of (x − shift) over x[0..n); when exp_out is not NULL, also stores
+ * exp(x_c − shift) into exp_out[c] (a scratch row, 64-byte aligned). */
+#define decl_row_expsum_fn(name)                                                                   \
+    lsce_expsum(name)(const float *x, int64_t n, float shift, float *exp_out)
+
+/* dst[c] = fma(src[c], coef, bias): the gradient from stored exponentials. `stream`: the caller
+ * will not read dst soon (non-temporal stores allowed; the driver fences once per call). */
+#define decl_row_scale_fn(name)                                                                    \
+    void(name)(const float *src, int64_t n, float coef, float bias, float *dst, int stream)
+
+/* dst[c] = fma(exp(x[c] − shift), coef, bias): the gradient recomputed from a saved lse. dst may
+ * equal x (in place). */
+#define decl_row_expscale_fn(name)                                                                 \
+    void(name)(const float *x, int64_t n, float shift, float coef, float bias, float *dst,         \
+               int stream)
+
+/* out[i] = exp(in[i]) for in[i] ≤ 0 (the exp the sweeps use; exposed for its accuracy test). */
+#define decl_exp_fn(name) void(name)(const float *in, int64_t n, float *out)
+
+/* Ends the non-temporal stores of a call (sfence on x86; nothing elsewhere). */
+#define decl_fence_fn(name) void(name)(void)
+
+typedef decl_row_max_fn(*lsce_row_max_fn);
+typedef decl_row_find_fn(*lsce_row_find_fn);
+typedef decl_row_expsum_fn(*lsce_row_expsum_fn);
+typedef decl_row_scale_fn(*lsce_row_scale_fn);
+typedef decl_row_expscale_fn(*lsce_row_expscale_fn);
+typedef decl_exp_fn(*lsce_exp_fn);
+typedef decl_fence_fn(*lsce_fence_fn);
+
+typedef struct lsce_kernels {
+    const char *name;
+    lsce_row_max_fn row_max;
+    lsce_row_find_fn row_find;
+    lsce_row_expsum_fn row_expsum;
+    lsce_row_scale_fn row_scale;
+    lsce_row_expscale_fn row_expscale;
+    lsce_exp_fn exp;
+    lsce_fence_fn fence;
+} lsce_kernels;
+
+/* Declares the kernels of one variant, named lsce_<fn>_<isa>, and its table initialiser. */
+#define LSCE_DECLARE_VARIANT(isa) LSCE_DECLARE_VARIANT_(isa)
+#define LSCE_DECLARE_VARIANT_(isa)                                                                 \
+    decl_row_max_fn(lsce_row_max_##isa);                                                           \
+    decl_row_find_fn(lsce_row_find_##isa);                                                         \
+    decl_row_expsum_fn(lsce_row_expsum_##isa);                                                     \
+    decl_row_scale_fn(lsce_row_scale_##isa);                                                       \
+    decl_row_expscale_fn(lsce_row_expscale_##isa);                                                 \
+    decl_exp_fn(lsce_exp_##isa);                                                                   \
+    decl_fence_fn(lsce_fence_##isa)
+
+#define LSCE_VARIANT_TABLE(isa) LSCE_VARIANT_TABLE_(isa)
+#define LSCE_VARIANT_TABLE_(isa)                                                                   \
+    {                                                                                              \
+        #isa, lsce_row_max_##isa, lsce_row_find_##isa, lsce_row_expsum_##isa,                      \
+            lsce_row_scale_##isa, lsce_row_expscale_##isa, lsce_exp_##isa, lsce_fence_##isa        \
+    }
+
+LSCE_DECLARE_VARIANT(scalar);
+#if defined(LSCE_HAVE_AVX2)
+LSCE_DECLARE_VARIANT(avx2);
+#endif
+#if defined(LSCE_HAVE_AVX512)
+LSCE_DECLARE_VARIANT(avx512);
+#endif
+#if defined(LSCE_HAVE_NEON)
+LSCE_DECLARE_VARIANT(neon);
+#endif
+
+#endif /* LSCE_KERNELS_H */

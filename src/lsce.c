@@ -1,0 +1,395 @@
+/*
+ * The ISA-free driver: validation (all of it before any write), per-call constants, per-row
+ * coefficients and reductions. The row sweeps come from a kernel table (src/kernels.h); what they
+ * compute is specified in src/ref/ref.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define LSCE_STR2(x) #x
+#define LSCE_STR(x) LSCE_STR2(x)
+
+/* Gradients of calls larger than this are written with non-temporal stores: they would only
+ * evict the logits still to be read, and ordinary stores read each line from DRAM first. */
+#define LSCE_STREAM_MIN_BYTES ((int64_t)4 << 20)
+
+const char *lsce_version(void)
+{
+    return LSCE_STR(LSCE_VERSION_MAJOR) "." LSCE_STR(LSCE_VERSION_MINOR) "." LSCE_STR(
+        LSCE_VERSION_PATCH);
+}
+
+const char *lsce_strerror(lsce_status status)
+{
+    switch (status) {
+    case LSCE_OK: return "success";
+    case LSCE_ERR_NULL: return "a required pointer is NULL";
+    case LSCE_ERR_SHAPE: return "invalid shape: rows < 0, vocab < 1, stride < vocab or size overflow";
+    case LSCE_ERR_TARGET: return "a target is outside [0, vocab) and is not ignore_index";
+    case LSCE_ERR_OPTION: return "an option is outside its domain or not supported";
+    case LSCE_ERR_ISA: return "unknown instruction-set variant, or one this CPU cannot run";
+    case LSCE_ERR_DTYPE: return "unsupported dtype or dtype combination";
+    case LSCE_ERR_ALIAS: return "outputs overlap each other or the inputs";
+    case LSCE_ERR_NOMEM: return "out of memory for the scratch row";
+    }
+    return "unknown status";
+}
+
+void lsce_options_default(lsce_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->smoothing = 0.0;
+    opts->convention = LSCE_CONV_UNIFORM;
+    opts->kl = 0;
+    opts->ignore_index = -100;
+    opts->reduction = LSCE_REDUCTION_MEAN;
+    opts->isa = LSCE_ISA_AUTO;
+    opts->logit_scale = 1.0;
+    opts->logits_dtype = LSCE_DTYPE_F32;
+    opts->grad_dtype = LSCE_DTYPE_F32;
+}
+
+double lsce_ece(const lsce_calibration_bin *bins, int n_bins)
+{
+    double n = 0.0, ece = 0.0;
+    if (!bins || n_bins <= 0)
+        return 0.0;
+    for (int i = 0; i < n_bins; i++)
+        n += bins[i].count;
+    if (!(n > 0.0))
+        return 0.0;
+    for (int i = 0; i < n_bins; i++)
+        if (bins[i].count > 0.0)
+            ece += fabs(bins[i].sum_correct - bins[i].sum_confidence) / n;
+    return ece;
+}
+
+/* ---- per-call constants ------------------------------------------------------------------ */
+
+typedef struct plan {
+    double a, b;     /* q_y and q_c (c ≠ y) */
+    double A;        /* Σ_c q_c = a + b(V−1) */
+    double kl_const; /* Σ_c q_c log q_c when opts->kl, else 0 */
+    double denominator;
+    int64_t n_kept;
+    int stream;
+} plan;
+
+static double xlogx(double x) { return x > 0.0 ? x * log(x) : 0.0; }
+
+static lsce_status check_options(const lsce_options *o)
+{
+    if (o->logits_dtype != LSCE_DTYPE_F32 || o->grad_dtype != LSCE_DTYPE_F32)
+        return LSCE_ERR_DTYPE;
+    if (!(o->smoothing >= 0.0 && o->smoothing <= 1.0)) /* also rejects NaN */
+        return LSCE_ERR_OPTION;
+    if ((unsigned)o->convention > LSCE_CONV_SEED || (unsigned)o->reduction > LSCE_REDUCTION_NONE)
+        return LSCE_ERR_OPTION;
+    if (o->kl != 0 && o->kl != 1)
+        return LSCE_ERR_OPTION;
+    /* The objective options are not implemented yet: only their defaults are accepted. */
+    if (o->class_weight || o->prior || o->row_weight || o->z_loss != 0.0 ||
+        o->logit_scale != 1.0 || o->softcap != 0.0 || o->confidence_penalty != 0.0 ||
+        o->calibration_bins != 0 || o->calibration)
+        return LSCE_ERR_OPTION;
+    return LSCE_OK;
+}
+
+/* Byte extent of a strided matrix; 0 when it would overflow. */
+static size_t extent_bytes(int64_t rows, int64_t vocab, int64_t stride, size_t elem)
+{
+    if (rows == 0)
+        return 0;
+    const uint64_t limit = (uint64_t)PTRDIFF_MAX / elem;
+    if ((uint64_t)(rows - 1) > (limit - (uint64_t)vocab) / (uint64_t)stride)
+        return 0;
+    return (size_t)(((uint64_t)(rows - 1) * (uint64_t)stride + (uint64_t)vocab) * elem);
+}
+
+typedef struct span {
+    const char *begin;
+    size_t bytes;
+} span;
+
+static int overlap(span p, span q)
+{
+    if (!p.begin || !q.begin || !p.bytes || !q.bytes)
+        return 0;
+    return p.begin < q.begin + q.bytes && q.begin < p.begin + p.bytes;
+}
+
+/* Everything an entry point checks before it writes: arguments, aliasing, targets. Fills the plan
+ * (per-call constants and the mean's denominator). */
+typedef struct call {
+    const lsce_options *opts;
+    int64_t rows, vocab;
+    const float *logits;
+    int64_t logits_stride;
+    const int64_t *targets;
+    const float *grad_output;
+    float *grad;
+    int64_t grad_stride;
+    float *row_loss;
+    float *row_lse;
+    const float *row_lse_in;
+} call;
+
+static lsce_status prepare(const call *c, plan *p)
+{
+    const lsce_options *o = c->opts;
+    lsce_status st;
+    if (!o)
+        return LSCE_ERR_NULL;
+    if ((st = check_options(o)) != LSCE_OK)
+        return st;
+    if (c->rows < 0 || c->vocab < 1 || c->logits_stride < c->vocab ||
+        (c->grad && c->grad_stride < c->vocab))
+        return LSCE_ERR_SHAPE;
+    if (c->rows == 0) {
+        memset(p, 0, sizeof *p);
+        return LSCE_OK;
+    }
+    if (!c->logits || !c->targets)
+        return LSCE_ERR_NULL;
+
+    const size_t logits_bytes = extent_bytes(c->rows, c->vocab, c->logits_stride, sizeof(float));
+    const size_t grad_bytes =
+        c->grad ? extent_bytes(c->rows, c->vocab, c->grad_stride, sizeof(float)) : 1;
+    if (!logits_bytes || !grad_bytes || (uint64_t)c->rows > PTRDIFF_MAX / sizeof(int64_t))
+        return LSCE_ERR_SHAPE;
+    const size_t row_bytes = (size_t)c->rows * sizeof(float);
+    const size_t go_bytes =
+        o->reduction == LSCE_REDUCTION_NONE ? row_bytes : sizeof(float);
+    const span in_logits = {(const char *)c->logits, logits_bytes};
+    const span in_targets = {(const char *)c->targets, (size_t)c->rows * sizeof(int64_t)};
+    const span in_go = {(const char *)c->grad_output, go_bytes};
+    const span in_lse = {(const char *)c->row_lse_in, row_bytes};
+    const span out_grad = {(const char *)c->grad, c->grad ? grad_bytes : 0};
+    const span out_loss = {(const char *)c->row_loss, row_bytes};
+    const span out_lse = {(const char *)c->row_lse, row_bytes};
+    const int in_place = c->grad && (const void *)c->grad == (const void *)c->logits &&
+                         c->grad_stride == c->logits_stride;
+    if (!in_place && overlap(out_grad, in_logits))
+        return LSCE_ERR_ALIAS;
+    const span outs[3] = {out_grad, out_loss, out_lse};
+    const span ins[4] = {in_logits, in_targets, in_go, in_lse};
+    for (int i = 0; i < 3; i++) {
+        for (int j = i + 1; j < 3; j++)
+            if (overlap(outs[i], outs[j]))
+                return LSCE_ERR_ALIAS;
+        for (int j = i == 0 ? 1 : 0; j < 4; j++)
+            if (overlap(outs[i], ins[j]))
+                return LSCE_ERR_ALIAS;
+    }
+
+    int64_t n_kept = 0;
+    for (int64_t r = 0; r < c->rows; r++) {
+        const int64_t y = c->targets[r];
+        if (y == o->ignore_index)
+            continue;
+        if (y < 0 || y >= c->vocab)
+            return LSCE_ERR_TARGET;
+        n_kept++;
+    }
+
+    const double eps = o->smoothing, V = (double)c->vocab;
+    switch (o->convention) {
+    case LSCE_CONV_UNIFORM: p->a = 1.0 - eps + eps / V; p->b = eps / V; break;
+    case LSCE_CONV_OTHERS: p->a = 1.0 - eps; p->b = c->vocab > 1 ? eps / (V - 1.0) : 0.0; break;
+    case LSCE_CONV_SEED: p->a = 1.0 - eps; p->b = eps / V; break;
+    }
+    p->A = p->a + p->b * (V - 1.0);
+    p->kl_const = o->kl ? xlogx(p->a) + (V - 1.0) * xlogx(p->b) : 0.0;
+    p->n_kept = n_kept;
+    p->denominator = (double)n_kept;
+    p->stream = c->grad && (int64_t)grad_bytes >= LSCE_STREAM_MIN_BYTES;
+    return LSCE_OK;
+}
+
+/* The gradient scale of row r: grad_output (per row for none), over the denominator for mean. */
+static double row_scale(const call *c, const plan *p, int64_t r)
+{
+    switch (c->opts->reduction) {
+    case LSCE_REDUCTION_MEAN:
+        return (c->grad_output ? (double)c->grad_output[0] : 1.0) / p->denominator;
+    case LSCE_REDUCTION_SUM: return c->grad_output ? (double)c->grad_output[0] : 1.0;
+    case LSCE_REDUCTION_NONE: return c->grad_output ? (double)c->grad_output[r] : 1.0;
+    }
+    return 1.0;
+}
+
+/* Lowest index of the argmax with torch.argmax semantics: a NaN is larger than every number. */
+static int64_t row_argmax(const lsce_kernels *k, const float *x, int64_t n, float m, int nan_row)
+{
+    if (nan_row)
+        for (int64_t c = 0; c < n; c++)
+            if (x[c] != x[c])
+                return c;
+    return k->row_find(x, n, m);
+}
+
+/* The row pass shared by the three entry points. mode: 0 forward, 1 fused, 2 backward. */
+static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_result *result)
+{
+    plan p;
+    lsce_status st = prepare(c, &p);
+    if (st != LSCE_OK)
+        return st;
+    if (mode == 2 && c->rows > 0 && !c->row_lse_in)
+        return LSCE_ERR_NULL;
+    if (mode != 0 && c->rows > 0 && !c->grad)
+        return LSCE_ERR_NULL;
+
+    float *scratch = NULL;
+    if (mode == 1 && c->rows > 0) {
+        const size_t bytes = ((size_t)c->vocab * sizeof(float) + 63) & ~(size_t)63;
+        scratch = aligned_alloc(64, bytes);
+        if (!scratch)
+            return LSCE_ERR_NOMEM;
+    }
+
+    const int64_t V = c->vocab;
+    const lsce_options *o = c->opts;
+    double loss_sum = 0.0, nll_sum = 0.0;
+    int64_t n_correct = 0;
+    for (int64_t r = 0; r < c->rows; r++) {
+        const float *x = c->logits + r * c->logits_stride;
+        float *g = c->grad ? c->grad + r * c->grad_stride : NULL;
+        const int64_t y = c->targets[r];
+        const int kept = y != o->ignore_index;
+
+        if (mode == 2) {
+            if (!kept) {
+                memset(g, 0, (size_t)V * sizeof(float));
+                continue;
+            }
+            const double scale = row_scale(c, &p, r);
+            const float lse = c->row_lse_in[r];
+            const double p_y = exp((double)x[y] - (double)lse); /* read before an in-place write */
+            k->row_expscale(x, V, lse, (float)(scale * p.A), (float)(-scale * p.b), g, p.stream);
+            g[y] = (float)(scale * (p.A * p_y - p.a));
+            continue;
+        }
+
+        if (!kept) {
+            if (g)
+                memset(g, 0, (size_t)V * sizeof(float));
+            if (c->row_loss)
+                c->row_loss[r] = 0.0f;
+            if (c->row_lse) {
+                const float m = k->row_max(x, V);
+                c->row_lse[r] = (float)((double)m + log(k->row_expsum(x, V, m, NULL).sum_exp));
+            }
+            continue;
+        }
+
+        const float m = k->row_max(x, V);
+        const lsce_expsum s = k->row_expsum(x, V, m, scratch);
+        const double log_d = log(s.sum_exp);
+        const double x_y = (double)x[y] - (double)m; /* x_y − m, exact in double */
+        const int nan_row = isnan(s.sum_exp) || isnan(s.sum_shift);
+        const double smooth = p.b != 0.0 ? p.b * s.sum_shift : 0.0;
+        const double loss = p.A * log_d - (p.a - p.b) * x_y - smooth + p.kl_const;
+        loss_sum += loss;
+        nll_sum += log_d - x_y;
+        n_correct += row_argmax(k, x, V, m, nan_row) == y;
+        if (c->row_loss)
+            c->row_loss[r] = (float)loss;
+        if (c->row_lse)
+            c->row_lse[r] = (float)((double)m + log_d);
+        if (mode == 1) {
+            const double scale = row_scale(c, &p, r);
+            const double coef = scale * p.A / s.sum_exp;
+            k->row_scale(scratch, V, (float)coef, (float)(-scale * p.b), g, p.stream);
+            g[y] = (float)(coef * (double)scratch[y] - scale * p.a);
+        }
+    }
+    if (p.stream)
+        k->fence();
+    free(scratch);
+
+    if (result) {
+        memset(result, 0, sizeof *result);
+        result->n_tokens = p.n_kept;
+        result->denominator = p.denominator;
+        if (mode != 2) {
+            result->nll_sum = nll_sum;
+            result->n_correct = n_correct;
+            result->loss = o->reduction == LSCE_REDUCTION_MEAN
+                               ? (p.n_kept > 0 ? loss_sum / p.denominator : 0.0)
+                               : loss_sum;
+        }
+    }
+    return LSCE_OK;
+}
+
+static lsce_status resolve(const lsce_options *opts, const lsce_kernels **k)
+{
+    if (!opts)
+        return LSCE_ERR_NULL;
+    if ((unsigned)opts->isa >= LSCE_ISA_COUNT_)
+        return LSCE_ERR_ISA;
+    *k = lsce_kernels_get(opts->isa);
+    return *k ? LSCE_OK : LSCE_ERR_ISA;
+}
+
+lsce_status lsce_forward_backward_with(const lsce_kernels *k, const lsce_options *opts,
+                                       int64_t rows, int64_t vocab, const void *logits,
+                                       int64_t logits_stride, const int64_t *targets,
+                                       const float *grad_output, void *grad, int64_t grad_stride,
+                                       float *row_loss, float *row_lse, lsce_result *result)
+{
+    const call c = {opts, rows, vocab, logits, logits_stride, targets, grad_output, grad,
+                    grad_stride, row_loss, row_lse, NULL};
+    if (rows > 0 && !grad)
+        return LSCE_ERR_NULL;
+    return run(k, &c, 1, result);
+}
+
+lsce_status lsce_forward_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
+                                  const void *logits, int64_t logits_stride,
+                                  const int64_t *targets, const float *grad_output, void *grad,
+                                  int64_t grad_stride, float *row_loss, float *row_lse,
+                                  lsce_result *result)
+{
+    const lsce_kernels *k;
+    lsce_status st = resolve(opts, &k);
+    if (st != LSCE_OK)
+        return st;
+    return lsce_forward_backward_with(k, opts, rows, vocab, logits, logits_stride, targets,
+                                      grad_output, grad, grad_stride, row_loss, row_lse, result);
+}
+
+lsce_status lsce_forward(const lsce_options *opts, int64_t rows, int64_t vocab, const void *logits,
+                         int64_t logits_stride, const int64_t *targets, float *row_loss,
+                         float *row_lse, lsce_result *result)
+{
+    const lsce_kernels *k;
+    lsce_status st = resolve(opts, &k);
+    if (st != LSCE_OK)
+        return st;
+    const call c = {opts, rows, vocab, logits, logits_stride, targets, NULL, NULL, 0,
+                    row_loss, row_lse, NULL};
+    return run(k, &c, 0, result);
+}
+
+lsce_status lsce_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
+                          const void *logits, int64_t logits_stride, const int64_t *targets,
+                          const float *row_lse, const float *grad_output, void *grad,
+                          int64_t grad_stride)
+{
+    const lsce_kernels *k;
+    lsce_status st = resolve(opts, &k);
+    if (st != LSCE_OK)
+        return st;
+    if (rows > 0 && (!grad || !row_lse))
+        return LSCE_ERR_NULL;
+    const call c = {opts, rows, vocab, logits, logits_stride, targets, grad_output, grad,
+                    grad_stride, NULL, NULL, row_lse};
+    return run(k, &c, 2, NULL);
+}
