@@ -9,28 +9,35 @@
 
 #include <stdint.h>
 
-/* Σ over a row slice, kept in double by the caller-visible interface. */
-typedef struct lsce_expsum {
-    double sum_exp;   /* Σ_c exp(x_c − shift) */
-    double sum_shift; /* Σ_c (x_c − shift) */
-} lsce_expsum;
+/* The stats sweep works in chunks of LSCE_CHUNK elements (the last one may be shorter): each chunk
+ * is read from memory once and then swept again from L1, so the exponentials need no row maximum
+ * up front and the DRAM reads overlap the arithmetic. The driver merges the chunks. */
+#define LSCE_CHUNK 4096
 
-/* Largest element of x[0..n) (n ≥ 1). A NaN may or may not be returned: the driver detects NaN
- * rows through the sums, which propagate it. */
-#define decl_row_max_fn(name) float(name)(const float *x, int64_t n)
+typedef struct lsce_chunk_stats {
+    float max;        /* max of the chunk (−inf if every element is −inf; NaN rows: unspecified) */
+    float shift;      /* what the sums are relative to: max, or 0 when max is −inf */
+    double sum_exp;   /* Σ exp(x_c − shift) */
+    double sum_shift; /* Σ (x_c − shift) */
+} lsce_chunk_stats;
 
 /* Lowest index c in [0, n) with x[c] == value, or n when none. */
 #define decl_row_find_fn(name) int64_t(name)(const float *x, int64_t n, float value)
 
-/* Sums of exp(x − shift) and of (x − shift) over x[0..n); when exp_out is not NULL, also stores
- * exp(x_c − shift) into exp_out[c] (a scratch row, 64-byte aligned). */
-#define decl_row_expsum_fn(name)                                                                   \
-    lsce_expsum(name)(const float *x, int64_t n, float shift, float *exp_out)
+/* Per-chunk statistics of x[0..n) into chunks[0 .. ceil(n / LSCE_CHUNK)); when exp_out is not
+ * NULL, also stores exp(x_c − shift of c's chunk) into exp_out[c] (a scratch row, 64-byte
+ * aligned).
+ * SIMD variants prefetch the next chunk while they compute the current one (past the end of x
+ * too: a prefetch never faults), so that the DRAM reads overlap the exp arithmetic. */
+#define decl_row_stats_fn(name)                                                                    \
+    void(name)(const float *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks)
 
-/* dst[c] = fma(src[c], coef, bias): the gradient from stored exponentials. `stream`: the caller
- * will not read dst soon (non-temporal stores allowed; the driver fences once per call). */
+/* dst[c] = fma(src[c], coef[chunk of c], bias): the gradient from stored exponentials, with one
+ * coefficient per LSCE_CHUNK elements. `stream`: the caller will not read dst soon (non-temporal
+ * stores allowed; the driver fences once per call). */
 #define decl_row_scale_fn(name)                                                                    \
-    void(name)(const float *src, int64_t n, float coef, float bias, float *dst, int stream)
+    void(name)(const float *src, int64_t n, const float *coef, float bias, float *dst,           \
+               int stream)
 
 /* dst[c] = fma(exp(x[c] − shift), coef, bias): the gradient recomputed from a saved lse. dst may
  * equal x (in place). */
@@ -44,9 +51,8 @@ typedef struct lsce_expsum {
 /* Ends the non-temporal stores of a call (sfence on x86; nothing elsewhere). */
 #define decl_fence_fn(name) void(name)(void)
 
-typedef decl_row_max_fn(*lsce_row_max_fn);
 typedef decl_row_find_fn(*lsce_row_find_fn);
-typedef decl_row_expsum_fn(*lsce_row_expsum_fn);
+typedef decl_row_stats_fn(*lsce_row_stats_fn);
 typedef decl_row_scale_fn(*lsce_row_scale_fn);
 typedef decl_row_expscale_fn(*lsce_row_expscale_fn);
 typedef decl_exp_fn(*lsce_exp_fn);
@@ -54,9 +60,8 @@ typedef decl_fence_fn(*lsce_fence_fn);
 
 typedef struct lsce_kernels {
     const char *name;
-    lsce_row_max_fn row_max;
     lsce_row_find_fn row_find;
-    lsce_row_expsum_fn row_expsum;
+    lsce_row_stats_fn row_stats;
     lsce_row_scale_fn row_scale;
     lsce_row_expscale_fn row_expscale;
     lsce_exp_fn exp;
@@ -66,9 +71,8 @@ typedef struct lsce_kernels {
 /* Declares the kernels of one variant, named lsce_<fn>_<isa>, and its table initialiser. */
 #define LSCE_DECLARE_VARIANT(isa) LSCE_DECLARE_VARIANT_(isa)
 #define LSCE_DECLARE_VARIANT_(isa)                                                                 \
-    decl_row_max_fn(lsce_row_max_##isa);                                                           \
     decl_row_find_fn(lsce_row_find_##isa);                                                         \
-    decl_row_expsum_fn(lsce_row_expsum_##isa);                                                     \
+    decl_row_stats_fn(lsce_row_stats_##isa);                                                       \
     decl_row_scale_fn(lsce_row_scale_##isa);                                                       \
     decl_row_expscale_fn(lsce_row_expscale_##isa);                                                 \
     decl_exp_fn(lsce_exp_##isa);                                                                   \
@@ -77,7 +81,7 @@ typedef struct lsce_kernels {
 #define LSCE_VARIANT_TABLE(isa) LSCE_VARIANT_TABLE_(isa)
 #define LSCE_VARIANT_TABLE_(isa)                                                                   \
     {                                                                                              \
-        #isa, lsce_row_max_##isa, lsce_row_find_##isa, lsce_row_expsum_##isa,                      \
+        #isa, lsce_row_find_##isa, lsce_row_stats_##isa,                                            \
             lsce_row_scale_##isa, lsce_row_expscale_##isa, lsce_exp_##isa, lsce_fence_##isa        \
     }
 

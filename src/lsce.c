@@ -223,15 +223,113 @@ static double row_scale(const call *c, const plan *p, int64_t r)
     return 1.0;
 }
 
-/* Lowest index of the argmax with torch.argmax semantics: a NaN is larger than every number. */
-static int64_t row_argmax(const lsce_kernels *k, const float *x, int64_t n, float m, int nan_row)
+/* ---- merging chunk statistics (see src/ref/ref.c, step 2) ---------------------------------- */
+
+/* Statistics of a row or of a run of its chunks, relative to `max`. */
+typedef struct row_stats {
+    float max;         /* the largest chunk maximum (NaN ignored: NaN rows are caught by d, S) */
+    int64_t max_chunk; /* first chunk whose maximum is `max` */
+    int64_t n;         /* elements covered */
+    double d;          /* Σ exp(x − max) */
+    double S;          /* Σ (x − max) */
+} row_stats;
+
+/* Merges `count` chunks that start at element `first` (a multiple of LSCE_CHUNK) of a row of V
+ * elements. When w is not NULL, w[k] = exp(shift_k − max), the factor that takes chunk k's
+ * exponentials to the row's. */
+static row_stats merge_chunks(const lsce_chunk_stats *ch, int64_t count, int64_t first,
+                              int64_t V, double *w)
 {
-    if (nan_row)
-        for (int64_t c = 0; c < n; c++)
+    row_stats st = {-INFINITY, 0, 0, 0.0, 0.0};
+    for (int64_t k = 0; k < count; k++)
+        if (ch[k].max > st.max) {
+            st.max = ch[k].max;
+            st.max_chunk = first / LSCE_CHUNK + k;
+        }
+    for (int64_t k = 0; k < count; k++) {
+        const int64_t begin = first + k * LSCE_CHUNK;
+        const int64_t n_k = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
+        const double shift_gap = (double)ch[k].shift - (double)st.max;
+        const double w_k = ch[k].max == -INFINITY ? 0.0 : exp(shift_gap);
+        st.d += w_k * ch[k].sum_exp;
+        st.S += ch[k].sum_shift + (double)n_k * shift_gap;
+        st.n += n_k;
+        if (w)
+            w[k] = w_k;
+    }
+    return st;
+}
+
+/* acc ← acc ∪ part (online softmax merge); acc covers the elements before part's. */
+static void merge_stats(row_stats *acc, const row_stats *part)
+{
+    if (acc->n == 0 || part->max > acc->max) {
+        const row_stats older = *acc;
+        *acc = *part;
+        if (older.n == 0)
+            return;
+        merge_stats(acc, &older); /* now older.max < acc->max */
+        return;
+    }
+    const double gap = part->max == acc->max ? 0.0 : (double)part->max - (double)acc->max;
+    acc->d += part->d == 0.0 ? 0.0 : part->d * exp(gap);
+    acc->S += part->S + (gap == 0.0 ? 0.0 : (double)part->n * gap);
+    acc->n += part->n;
+}
+
+/* Stats of a whole row, in groups of at most `capacity` chunks (the forward path's stack array).
+ * With one group (capacity ≥ chunks of the row) w receives every chunk's factor. */
+static row_stats row_statistics(const lsce_kernels *k, const float *x, int64_t V, float *exp_out,
+                                lsce_chunk_stats *chunks, int64_t capacity, double *w)
+{
+    row_stats acc = {-INFINITY, 0, 0, 0.0, 0.0};
+    for (int64_t first = 0; first < V; first += capacity * LSCE_CHUNK) {
+        const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
+        k->row_stats(x + first, n, exp_out ? exp_out + first : NULL, chunks);
+        const row_stats part =
+            merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V, w);
+        merge_stats(&acc, &part);
+    }
+    return acc;
+}
+
+/* Lowest index of the argmax with torch.argmax semantics: a NaN is larger than every number. */
+static int64_t row_argmax(const lsce_kernels *k, const float *x, int64_t V, const row_stats *st)
+{
+    if (isnan(st->d) || isnan(st->S))
+        for (int64_t c = 0; c < V; c++)
             if (x[c] != x[c])
                 return c;
-    return k->row_find(x, n, m);
+    const int64_t begin = st->max_chunk * LSCE_CHUNK;
+    const int64_t n = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
+    return begin + k->row_find(x + begin, n, st->max);
 }
+
+/* loss = A·log d − (a − b)·(x_y − m) − b·S (+ Σ q log q), ref.c step 3. A −inf target logit
+ * makes the two linear terms inf − inf: split S = (x_y − m) + S_y, S_y = Σ_{c≠y} (x_c − m), so
+ * loss = A·log d − a·(x_y − m) − b·S_y, which is +inf when a > 0 and needs S_y when a = 0 (the
+ * "others" convention at ε = 1: a rare call that may afford one more sweep). */
+static double row_loss_value(const plan *p, const float *x, int64_t V, int64_t y,
+                             const row_stats *rs, double log_d, double x_y)
+{
+    double linear;
+    if (x_y == -INFINITY && !isnan(rs->S)) {
+        if (p->a > 0.0) {
+            linear = INFINITY;
+        } else {
+            double S_y = 0.0;
+            for (int64_t c = 0; c < V; c++)
+                if (c != y)
+                    S_y += (double)x[c] - (double)rs->max;
+            linear = p->b != 0.0 ? -p->b * S_y : 0.0;
+        }
+    } else {
+        linear = -(p->a - p->b) * x_y - (p->b != 0.0 ? p->b * rs->S : 0.0);
+    }
+    return p->A * log_d + linear + p->kl_const;
+}
+
+#define GROUP_CHUNKS 64 /* chunk statistics the forward path keeps on its stack */
 
 /* The row pass shared by the three entry points. mode: 0 forward, 1 fused, 2 backward. */
 static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_result *result)
@@ -245,15 +343,29 @@ static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_resu
     if (mode != 0 && c->rows > 0 && !c->grad)
         return LSCE_ERR_NULL;
 
-    float *scratch = NULL;
+    const int64_t V = c->vocab;
+    const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
+    lsce_chunk_stats stack_chunks[GROUP_CHUNKS];
+    lsce_chunk_stats *chunks = stack_chunks;
+    int64_t capacity = GROUP_CHUNKS;
+    /* The fused path's one allocation: the scratch row of exponentials, then per chunk its
+     * statistics, its factor w_k and its gradient coefficient. */
+    void *block = NULL;
+    float *scratch = NULL, *coef = NULL;
+    double *w = NULL;
     if (mode == 1 && c->rows > 0) {
-        const size_t bytes = ((size_t)c->vocab * sizeof(float) + 63) & ~(size_t)63;
-        scratch = aligned_alloc(64, bytes);
-        if (!scratch)
+        const size_t row_bytes = ((size_t)V * sizeof(float) + 63) & ~(size_t)63;
+        const size_t per_chunk = sizeof(lsce_chunk_stats) + sizeof(double) + sizeof(float);
+        block = aligned_alloc(64, row_bytes + (((size_t)n_chunks * per_chunk + 63) & ~(size_t)63));
+        if (!block)
             return LSCE_ERR_NOMEM;
+        scratch = block;
+        chunks = (lsce_chunk_stats *)((char *)block + row_bytes);
+        w = (double *)(chunks + n_chunks);
+        coef = (float *)(w + n_chunks);
+        capacity = n_chunks;
     }
 
-    const int64_t V = c->vocab;
     const lsce_options *o = c->opts;
     double loss_sum = 0.0, nll_sum = 0.0;
     int64_t n_correct = 0;
@@ -277,41 +389,41 @@ static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_resu
         }
 
         if (!kept) {
+            if (c->row_lse) { /* before the gradient row, which may be this very row */
+                const row_stats rs = row_statistics(k, x, V, NULL, chunks, capacity, NULL);
+                c->row_lse[r] = (float)((double)rs.max + log(rs.d));
+            }
             if (g)
                 memset(g, 0, (size_t)V * sizeof(float));
             if (c->row_loss)
                 c->row_loss[r] = 0.0f;
-            if (c->row_lse) {
-                const float m = k->row_max(x, V);
-                c->row_lse[r] = (float)((double)m + log(k->row_expsum(x, V, m, NULL).sum_exp));
-            }
             continue;
         }
 
-        const float m = k->row_max(x, V);
-        const lsce_expsum s = k->row_expsum(x, V, m, scratch);
-        const double log_d = log(s.sum_exp);
-        const double x_y = (double)x[y] - (double)m; /* x_y − m, exact in double */
-        const int nan_row = isnan(s.sum_exp) || isnan(s.sum_shift);
-        const double smooth = p.b != 0.0 ? p.b * s.sum_shift : 0.0;
-        const double loss = p.A * log_d - (p.a - p.b) * x_y - smooth + p.kl_const;
+        const row_stats rs = row_statistics(k, x, V, scratch, chunks, capacity, w);
+        const double log_d = log(rs.d);
+        const double x_y = (double)x[y] - (double)rs.max; /* x_y − m, exact in double */
+        const double loss = row_loss_value(&p, x, V, y, &rs, log_d, x_y);
         loss_sum += loss;
         nll_sum += log_d - x_y;
-        n_correct += row_argmax(k, x, V, m, nan_row) == y;
+        n_correct += row_argmax(k, x, V, &rs) == y;
         if (c->row_loss)
             c->row_loss[r] = (float)loss;
         if (c->row_lse)
-            c->row_lse[r] = (float)((double)m + log_d);
+            c->row_lse[r] = (float)((double)rs.max + log_d);
         if (mode == 1) {
             const double scale = row_scale(c, &p, r);
-            const double coef = scale * p.A / s.sum_exp;
-            k->row_scale(scratch, V, (float)coef, (float)(-scale * p.b), g, p.stream);
-            g[y] = (float)(coef * (double)scratch[y] - scale * p.a);
+            const double g_A_over_d = scale * p.A / rs.d;
+            for (int64_t kc = 0; kc < n_chunks; kc++)
+                coef[kc] = (float)(g_A_over_d * w[kc]);
+            const double p_y_scaled = g_A_over_d * w[y / LSCE_CHUNK] * (double)scratch[y];
+            k->row_scale(scratch, V, coef, (float)(-scale * p.b), g, p.stream);
+            g[y] = (float)(p_y_scaled - scale * p.a);
         }
     }
     if (p.stream)
         k->fence();
-    free(scratch);
+    free(block);
 
     if (result) {
         memset(result, 0, sizeof *result);

@@ -3,23 +3,28 @@
  *
  * THE ALGORITHM (one row of V logits x, target y; the driver in src/lsce.c composes the sweeps)
  *
- *   1. m = max_c x_c                                          (row_max: reads the row once)
- *   2. d = Σ_c exp(x_c − m),  S = Σ_c (x_c − m)               (row_expsum)
- *      Every term of d lies in [0, 1] and every term of S in [−inf, 0]: each sum has one sign,
- *      so its relative error is bounded by the number of roundings along its longest chain, and
- *      nothing cancels however large |m| is (logits offset by 1e4 lose nothing). The fused path
- *      stores e_c = exp(x_c − m) in a scratch row here: one exp per element.
- *   3. lse = m + log d. With a = q_y, b = q_c (c ≠ y), A = a + b(V−1) = Σ q:
+ *   1. Stats, chunk by chunk (row_stats). For chunk k (LSCE_CHUNK elements, read from memory once
+ *      and swept a second time while it sits in L1):
+ *        m_k = max x_c,  d_k = Σ exp(x_c − m_k),  S_k = Σ (x_c − m_k),   e_c = exp(x_c − m_k)
+ *      (e_c stored in a scratch row by the fused path: one exp per element). Every term of d_k
+ *      lies in [0, 1] and every term of S_k in [−inf, 0]: each sum has one sign, so its relative
+ *      error is bounded by the length of its longest chain of roundings, and nothing cancels
+ *      however large |m| is (logits offset by 1e4 lose nothing). An all −inf chunk uses shift 0.
+ *   2. Merge (driver, double): m = max_k m_k, w_k = exp(m_k − m),
+ *        d = Σ_k w_k·d_k,   S = Σ_k S_k + n_k·(m_k − m)   (= Σ_c (x_c − m)),   lse = m + log d.
+ *      This is the associative merge of online softmax (Milakov & Gimelshein 2018); the same
+ *      merge combines vocabulary slices held by other threads or machines.
+ *   3. With a = q_y, b = q_c (c ≠ y), A = a + b(V−1) = Σ q:
  *        loss = A·lse − (a − b)·x_y − b·Σ x
  *             = A·log d − (a − b)·(x_y − m) − b·S             (A = (a − b) + bV cancels every m)
  *        nll  = log d − (x_y − m)
- *      computed in double by the driver from (m, d, S, x_y).
- *   4. gradient, with g the row's scale (grad_output, 1/denominator for mean):
- *        grad_c = g·(A·e_c/d − b)        for c ≠ y              (row_scale: fma(e, gA/d, −gb))
- *        grad_y = g·(A·e_y/d − a)        formed in double, rounded once, stored over grad_y
+ *   4. Gradient, with g the row's scale (grad_output, 1/denominator for mean), p_c = w_k·e_c/d:
+ *        grad_c = g·(A·p_c − b)  = fma(e_c, coef_k, −g·b),  coef_k = g·A·w_k/d   (row_scale)
+ *        grad_y = g·(A·p_y − a)    formed in double, rounded once, stored over grad_y,
  *      so a target probability near 1 keeps full relative precision in A·p_y − a.
- *   Backward from a saved lse recomputes e_c/d as exp(x_c − lse) (row_expscale).
- *   argmax: the lowest c with x_c == m (row_find); a NaN row's argmax is its first NaN.
+ *   Backward from a saved lse recomputes p_c = exp(x_c − lse) (row_expscale).
+ *   argmax: the lowest c with x_c == m (row_find in the first chunk whose max is m); a NaN row's
+ *   argmax is its first NaN (torch.argmax).
  *
  * Special values follow from IEEE arithmetic, with no special cases in the sweeps:
  *   −inf logit: e = exp(−inf) = 0 exactly, its gradient is exactly −g·b; S = −inf, so a
@@ -33,14 +38,6 @@
 
 #include "../kernels.h"
 
-float lsce_row_max_scalar(const float *x, int64_t n)
-{
-    float m = x[0];
-    for (int64_t c = 1; c < n; c++)
-        m = x[c] > m ? x[c] : m;
-    return m;
-}
-
 int64_t lsce_row_find_scalar(const float *x, int64_t n, float value)
 {
     for (int64_t c = 0; c < n; c++)
@@ -49,26 +46,33 @@ int64_t lsce_row_find_scalar(const float *x, int64_t n, float value)
     return n;
 }
 
-lsce_expsum lsce_row_expsum_scalar(const float *x, int64_t n, float shift, float *exp_out)
+void lsce_row_stats_scalar(const float *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks)
 {
-    double sum_exp = 0.0, sum_shift = 0.0;
-    for (int64_t c = 0; c < n; c++) {
-        const float t = x[c] - shift; /* exact when x_c is within a factor 2 of shift */
-        const float e = expf(t);
-        if (exp_out)
-            exp_out[c] = e;
-        sum_exp += e;
-        sum_shift += t;
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t end = n - begin < LSCE_CHUNK ? n : begin + LSCE_CHUNK;
+        float max = x[begin];
+        for (int64_t c = begin + 1; c < end; c++)
+            max = x[c] > max ? x[c] : max;
+        const float shift = max == -INFINITY ? 0.0f : max;
+        double sum_exp = 0.0, sum_shift = 0.0;
+        for (int64_t c = begin; c < end; c++) {
+            const float t = x[c] - shift;
+            const float e = expf(t);
+            if (exp_out)
+                exp_out[c] = e;
+            sum_exp += e;
+            sum_shift += t;
+        }
+        chunks[begin / LSCE_CHUNK] = (lsce_chunk_stats){max, shift, sum_exp, sum_shift};
     }
-    return (lsce_expsum){sum_exp, sum_shift};
 }
 
-void lsce_row_scale_scalar(const float *src, int64_t n, float coef, float bias, float *dst,
+void lsce_row_scale_scalar(const float *src, int64_t n, const float *coef, float bias, float *dst,
                            int stream)
 {
-    (void)stream;
+    (void)stream; /* the scalar reference leaves the store policy to the hardware */
     for (int64_t c = 0; c < n; c++)
-        dst[c] = fmaf(src[c], coef, bias);
+        dst[c] = fmaf(src[c], coef[c / LSCE_CHUNK], bias);
 }
 
 void lsce_row_expscale_scalar(const float *x, int64_t n, float shift, float coef, float bias,

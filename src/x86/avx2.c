@@ -55,7 +55,11 @@ static inline double hsum_pd(__m256d v)
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-decl_row_max_fn(lsce_row_max_avx2)
+/* Reads ahead of the hardware prefetcher, which falls behind once the core is busy with exp. */
+#define PREFETCH_DISTANCE LSCE_CHUNK /* floats */
+#define PREFETCH_HINT _MM_HINT_T1
+
+static float chunk_max(const float *x, int64_t n)
 {
     const __m256 lowest = _mm256_set1_ps(-__builtin_inff());
     __m256 m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest;
@@ -105,7 +109,11 @@ static inline __m256d fold_pd(__m256d acc, __m256 v)
         t_acc = _mm256_add_ps(t_acc, t);                                                           \
     } while (0)
 
-decl_row_expsum_fn(lsce_row_expsum_avx2)
+typedef struct chunk_sums {
+    double sum_exp, sum_shift;
+} chunk_sums;
+
+static chunk_sums chunk_expsum(const float *x, int64_t n, float shift, float *exp_out)
 {
     const __m256 s = _mm256_set1_ps(shift);
     __m256d sum_e = _mm256_setzero_pd(), sum_t = _mm256_setzero_pd();
@@ -115,6 +123,8 @@ decl_row_expsum_fn(lsce_row_expsum_avx2)
         __m256 e0 = _mm256_setzero_ps(), e1 = e0, e2 = e0, e3 = e0;
         __m256 t0 = e0, t1 = e0, t2 = e0, t3 = e0;
         for (; i + UNROLL * W <= end; i += UNROLL * W) {
+            for (int line = 0; line < UNROLL * W / 16; line++)
+                _mm_prefetch((const char *)(x + i + PREFETCH_DISTANCE) + 64 * line, PREFETCH_HINT);
             EXPSUM_STEP(0, e0, t0);
             EXPSUM_STEP(W, e1, t1);
             EXPSUM_STEP(2 * W, e2, t2);
@@ -136,7 +146,18 @@ decl_row_expsum_fn(lsce_row_expsum_avx2)
         sum_e = fold_pd(sum_e, _mm256_add_ps(_mm256_add_ps(e0, e1), _mm256_add_ps(e2, e3)));
         sum_t = fold_pd(sum_t, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
     }
-    return (lsce_expsum){hsum_pd(sum_e), hsum_pd(sum_t)};
+    return (chunk_sums){hsum_pd(sum_e), hsum_pd(sum_t)};
+}
+
+decl_row_stats_fn(lsce_row_stats_avx2)
+{
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
+        const float max = chunk_max(x + begin, len);
+        const float shift = max == -__builtin_inff() ? 0.0f : max;
+        const chunk_sums s = chunk_expsum(x + begin, len, shift, exp_out ? exp_out + begin : NULL);
+        chunks[begin / LSCE_CHUNK] = (lsce_chunk_stats){max, shift, s.sum_exp, s.sum_shift};
+    }
 }
 
 /* Elements to store before dst is 32-byte aligned, or −1 when not streaming. */
@@ -151,7 +172,7 @@ static inline int64_t head_for_stream(const float *dst, int64_t n, int stream)
 
 /* The store loop shared by both gradient sweeps: VALUE(i) gives the 8 results at element i,
  * MASKED_VALUE(i, k) those of a partial vector (lanes outside k are never stored). */
-#define GRAD_LOOP(VALUE, MASKED_VALUE)                                                             \
+#define GRAD_LOOP(VALUE, MASKED_VALUE, AHEAD)                                                             \
     do {                                                                                           \
         int64_t i = 0;                                                                             \
         const int64_t head = head_for_stream(dst, n, stream);                                      \
@@ -161,10 +182,13 @@ static inline int64_t head_for_stream(const float *dst, int64_t n, int stream)
             i = head;                                                                              \
         }                                                                                          \
         if (head >= 0) {                                                                           \
-            for (; i + W <= n; i += W)                                                             \
+            for (; i + W <= n; i += W) {                                                           \
+                AHEAD(i);                                                                          \
                 _mm256_stream_ps(dst + i, VALUE(i));                                               \
+            }                                                                                      \
         } else {                                                                                   \
             for (; i + 2 * W <= n; i += 2 * W) {                                                   \
+                AHEAD(i);                                                                          \
                 _mm256_storeu_ps(dst + i, VALUE(i));                                               \
                 _mm256_storeu_ps(dst + i + W, VALUE(i + W));                                       \
             }                                                                                      \
@@ -177,25 +201,38 @@ static inline int64_t head_for_stream(const float *dst, int64_t n, int stream)
         }                                                                                          \
     } while (0)
 
-decl_row_scale_fn(lsce_row_scale_avx2)
+/* dst = fma(src, coef, bias) over one chunk. */
+static void scale_chunk(const float *src, int64_t n, float coef, float bias, float *dst, int stream)
 {
     const __m256 vc = _mm256_set1_ps(coef), vb = _mm256_set1_ps(bias);
+#define NOTHING_AHEAD(j) (void)0
 #define SCALE(j) _mm256_fmadd_ps(_mm256_loadu_ps(src + (j)), vc, vb)
 #define SCALE_MASKED(j, k) _mm256_fmadd_ps(_mm256_maskload_ps(src + (j), k), vc, vb)
-    GRAD_LOOP(SCALE, SCALE_MASKED);
+    GRAD_LOOP(SCALE, SCALE_MASKED, NOTHING_AHEAD);
 #undef SCALE
 #undef SCALE_MASKED
+#undef NOTHING_AHEAD
+}
+
+decl_row_scale_fn(lsce_row_scale_avx2)
+{
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
+        scale_chunk(src + begin, len, coef[begin / LSCE_CHUNK], bias, dst + begin, stream);
+    }
 }
 
 decl_row_expscale_fn(lsce_row_expscale_avx2)
 {
     const __m256 vc = _mm256_set1_ps(coef), vb = _mm256_set1_ps(bias), s = _mm256_set1_ps(shift);
+#define READ_AHEAD(j) _mm_prefetch((const char *)(x + (j) + 1024), _MM_HINT_T0)
 #define EXPSCALE(j) _mm256_fmadd_ps(exp_neg(_mm256_sub_ps(_mm256_loadu_ps(x + (j)), s)), vc, vb)
 #define EXPSCALE_MASKED(j, k)                                                                      \
     _mm256_fmadd_ps(exp_neg(_mm256_sub_ps(load_tail(x + (j), k, s), s)), vc, vb)
-    GRAD_LOOP(EXPSCALE, EXPSCALE_MASKED);
+    GRAD_LOOP(EXPSCALE, EXPSCALE_MASKED, READ_AHEAD);
 #undef EXPSCALE
 #undef EXPSCALE_MASKED
+#undef READ_AHEAD
 }
 
 decl_exp_fn(lsce_exp_avx2)

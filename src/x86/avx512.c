@@ -47,7 +47,11 @@ static inline __m512 exp_neg(__m512 t)
 }
 #endif
 
-decl_row_max_fn(FN(lsce_row_max))
+/* Reads ahead of the hardware prefetcher, which falls behind once the core is busy with exp. */
+#define PREFETCH_DISTANCE LSCE_CHUNK /* floats */
+#define PREFETCH_HINT _MM_HINT_T1
+
+static float chunk_max(const float *x, int64_t n)
 {
     const __m512 lowest = _mm512_set1_ps(-__builtin_inff());
     __m512 m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest;
@@ -99,7 +103,11 @@ static inline __m512d fold_pd(__m512d acc, __m512 v)
         t_acc = _mm512_add_ps(t_acc, t);                                                           \
     } while (0)
 
-decl_row_expsum_fn(FN(lsce_row_expsum))
+typedef struct chunk_sums {
+    double sum_exp, sum_shift;
+} chunk_sums;
+
+static chunk_sums chunk_expsum(const float *x, int64_t n, float shift, float *exp_out)
 {
     const __m512 s = _mm512_set1_ps(shift);
     __m512d sum_e = _mm512_setzero_pd(), sum_t = _mm512_setzero_pd();
@@ -109,6 +117,8 @@ decl_row_expsum_fn(FN(lsce_row_expsum))
         __m512 e0 = _mm512_setzero_ps(), e1 = e0, e2 = e0, e3 = e0;
         __m512 t0 = e0, t1 = e0, t2 = e0, t3 = e0;
         for (; i + UNROLL * W <= end; i += UNROLL * W) {
+            for (int line = 0; line < UNROLL * W / 16; line++)
+                _mm_prefetch((const char *)(x + i + PREFETCH_DISTANCE) + 64 * line, PREFETCH_HINT);
             EXPSUM_STEP(0, e0, t0);
             EXPSUM_STEP(W, e1, t1);
             EXPSUM_STEP(2 * W, e2, t2);
@@ -129,7 +139,18 @@ decl_row_expsum_fn(FN(lsce_row_expsum))
         sum_e = fold_pd(sum_e, _mm512_add_ps(_mm512_add_ps(e0, e1), _mm512_add_ps(e2, e3)));
         sum_t = fold_pd(sum_t, _mm512_add_ps(_mm512_add_ps(t0, t1), _mm512_add_ps(t2, t3)));
     }
-    return (lsce_expsum){_mm512_reduce_add_pd(sum_e), _mm512_reduce_add_pd(sum_t)};
+    return (chunk_sums){_mm512_reduce_add_pd(sum_e), _mm512_reduce_add_pd(sum_t)};
+}
+
+decl_row_stats_fn(FN(lsce_row_stats))
+{
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
+        const float max = chunk_max(x + begin, len);
+        const float shift = max == -__builtin_inff() ? 0.0f : max;
+        const chunk_sums s = chunk_expsum(x + begin, len, shift, exp_out ? exp_out + begin : NULL);
+        chunks[begin / LSCE_CHUNK] = (lsce_chunk_stats){max, shift, s.sum_exp, s.sum_shift};
+    }
 }
 
 /* Elements to store before dst is 64-byte aligned (0 when streaming is off or impossible). */
@@ -143,7 +164,7 @@ static inline int64_t head_for_stream(const float *dst, int64_t n, int stream)
 }
 
 /* The store loop shared by both gradient sweeps: VALUE(i) gives the 16 results at element i. */
-#define GRAD_LOOP(VALUE, MASKED_VALUE)                                                             \
+#define GRAD_LOOP(VALUE, MASKED_VALUE, AHEAD)                                                             \
     do {                                                                                           \
         int64_t i = 0;                                                                             \
         const int64_t head = head_for_stream(dst, n, stream);                                      \
@@ -153,10 +174,13 @@ static inline int64_t head_for_stream(const float *dst, int64_t n, int stream)
             i = head;                                                                              \
         }                                                                                          \
         if (head >= 0) {                                                                           \
-            for (; i + W <= n; i += W)                                                             \
+            for (; i + W <= n; i += W) {                                                           \
+                AHEAD(i);                                                                          \
                 _mm512_stream_ps(dst + i, VALUE(i));                                               \
+            }                                                                                      \
         } else {                                                                                   \
             for (; i + 2 * W <= n; i += 2 * W) {                                                   \
+                AHEAD(i);                                                                          \
                 _mm512_storeu_ps(dst + i, VALUE(i));                                               \
                 _mm512_storeu_ps(dst + i + W, VALUE(i + W));                                       \
             }                                                                                      \
@@ -169,25 +193,38 @@ static inline int64_t head_for_stream(const float *dst, int64_t n, int stream)
         }                                                                                          \
     } while (0)
 
-decl_row_scale_fn(FN(lsce_row_scale))
+/* dst = fma(src, coef, bias) over one chunk. */
+static void scale_chunk(const float *src, int64_t n, float coef, float bias, float *dst, int stream)
 {
     const __m512 vc = _mm512_set1_ps(coef), vb = _mm512_set1_ps(bias);
+#define NOTHING_AHEAD(j) (void)0
 #define SCALE(j) _mm512_fmadd_ps(_mm512_loadu_ps(src + (j)), vc, vb)
 #define SCALE_MASKED(j, k) _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, src + (j)), vc, vb)
-    GRAD_LOOP(SCALE, SCALE_MASKED);
+    GRAD_LOOP(SCALE, SCALE_MASKED, NOTHING_AHEAD);
 #undef SCALE
 #undef SCALE_MASKED
+#undef NOTHING_AHEAD
+}
+
+decl_row_scale_fn(FN(lsce_row_scale))
+{
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
+        scale_chunk(src + begin, len, coef[begin / LSCE_CHUNK], bias, dst + begin, stream);
+    }
 }
 
 decl_row_expscale_fn(FN(lsce_row_expscale))
 {
     const __m512 vc = _mm512_set1_ps(coef), vb = _mm512_set1_ps(bias), s = _mm512_set1_ps(shift);
+#define READ_AHEAD(j) _mm_prefetch((const char *)(x + (j) + 1024), _MM_HINT_T0)
 #define EXPSCALE(j) _mm512_fmadd_ps(exp_neg(_mm512_sub_ps(_mm512_loadu_ps(x + (j)), s)), vc, vb)
 #define EXPSCALE_MASKED(j, k)                                                                      \
     _mm512_fmadd_ps(exp_neg(_mm512_sub_ps(_mm512_mask_loadu_ps(s, k, x + (j)), s)), vc, vb)
-    GRAD_LOOP(EXPSCALE, EXPSCALE_MASKED);
+    GRAD_LOOP(EXPSCALE, EXPSCALE_MASKED, READ_AHEAD);
 #undef EXPSCALE
 #undef EXPSCALE_MASKED
+#undef READ_AHEAD
 }
 
 decl_exp_fn(FN(lsce_exp))

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine (as root) and for CI:
+#   bash scripts/run.sh demo   — install what is missing, build, run `lsce demo`
+#   bash scripts/run.sh test   — install what is missing, build, run every test suite
+#   bash scripts/run.sh bench  — install what is missing, build, run the full benchmark
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=${LSCE_BUILD_DIR:-build}
+packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libsleef-dev libbenchmark-dev)
+
+install_missing() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure_and_build() {
+    if [ -f "$build/build.ninja" ]; then
+        meson setup --reconfigure "$build" >/dev/null
+    else
+        meson setup "$build" --buildtype=release >/dev/null
+    fi
+    ninja -C "$build"
+}
+
+case "${1:-}" in
+demo)
+    install_missing
+    configure_and_build >&2
+    shift
+    "$build/tools/lsce" demo "$@"
+    ;;
+test)
+    install_missing
+    configure_and_build
+    meson test -C "$build" --print-errorlogs --num-processes 2
+    ;;
+bench)
+    install_missing
+    configure_and_build
+    shift
+    "$build/bench/lsce_bench" "$@"
+    ;;
+*)
+    echo "usage: bash scripts/run.sh demo|test|bench" >&2
+    exit 2
+    ;;
+esac

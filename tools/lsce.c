@@ -1,0 +1,375 @@
+/*
+ * lsce — command-line front end of the library: `info`, `run` (one batch from .npy files, JSON
+ * on stdout) and `demo` (demo.c). Uses only the public API (lsce.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "demo.h"
+#include "lsce.h"
+#include "npy.h"
+
+static void print_usage(FILE *out)
+{
+    fputs(
+        "usage: lsce <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  info                   version, CPU features, the variant chosen, those available\n"
+        "  run [options]          loss and gradient of one batch read from .npy files (below)\n"
+        "  demo [--rows N] [--vocab V]\n"
+        "                         time every variant on a built-in workload (default 4096 x 32000\n"
+        "                         random logits, smoothing 0.1, 10% ignored rows, mean) against\n"
+        "                         memcpy of the same bytes, and compare them to scalar\n"
+        "  help, --help           this text\n"
+        "  --version              the version\n"
+        "\n"
+        "run options:\n"
+        "  --logits PATH          logits: .npy '<f4', 2-D (N, V), C order (required)\n"
+        "  --targets PATH         class ids: .npy '<i8' or '<i4', 1-D (N,) (required)\n"
+        "  --smoothing E          label smoothing in [0, 1] (default 0)\n"
+        "  --convention C         uniform (PyTorch), others (fairseq, Megatron) or seed\n"
+        "                         (default uniform)\n"
+        "  --kl                   report KL(q||p) = cross-entropy + sum q log q per row\n"
+        "  --ignore-index N       target id of the rows to ignore (default -100)\n"
+        "  --reduction R          mean, sum or none (default mean)\n"
+        "  --isa NAME             auto, scalar, avx2, avx512 or neon (default auto: the LSCE_ISA\n"
+        "                         environment variable, else the best this CPU runs)\n"
+        "  --grad-out PATH        write the gradient: .npy '<f4' (N, V)\n"
+        "  --loss-out PATH        write the per-row losses: .npy '<f4' (N,), 0 for ignored rows\n"
+        "  --in-place             compute the gradient over the logits buffer (same result)\n"
+        "  Options take their value as the next argument or after '=' (--smoothing=0.1).\n"
+        "\n"
+        "run prints one JSON object on one line of stdout:\n"
+        "  {\"loss\": L, \"nll\": X, \"n_tokens\": T, \"n_correct\": C, \"accuracy\": A,\n"
+        "   \"isa\": \"NAME\"}\n"
+        "  loss       the reduced loss; with --reduction none, the sum of the per-row losses\n"
+        "  nll        mean unsmoothed -log p(target) over the kept rows (0 when none is kept)\n"
+        "  n_tokens   kept rows (target != ignore index)\n"
+        "  n_correct  kept rows whose argmax is the target\n"
+        "  accuracy   n_correct / n_tokens (0 when none is kept)\n"
+        "  isa        the variant that ran\n"
+        "  Numbers print with 17 significant digits. JSON has no NaN or infinity: a non-finite\n"
+        "  number prints as null.\n"
+        "  Output files appear whole or not at all (written to PATH.tmp.XXXXXX, then renamed).\n"
+        "\n"
+        "exit status: 0 on success, 2 on any error (one line \"lsce: ...\" on stderr).\n",
+        out);
+}
+
+static int is_help(const char *arg)
+{
+    return !strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "help");
+}
+
+/* ---- info -------------------------------------------------------------------------------- */
+
+static int cmd_info(void)
+{
+    printf("version:        %s\n", lsce_version());
+    printf("cpu features:   %s\n", lsce_cpu_features());
+    printf("variant chosen: %s\n", lsce_isa_name());
+    printf("variants:      ");
+    for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++)
+        printf(" %s (%s)", lsce_isa_to_string((lsce_isa)isa),
+               lsce_isa_supported((lsce_isa)isa) ? "available" : "not available");
+    printf("\n");
+    return 0;
+}
+
+/* ---- run --------------------------------------------------------------------------------- */
+
+typedef struct run_args {
+    const char *logits_path, *targets_path, *grad_path, *loss_path;
+    int in_place;
+    lsce_options opts;
+} run_args;
+
+/* Index of `text` among `names` (count of them), or -1 with an error naming the option. */
+static int parse_choice(const char *option, const char *text, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (names[i] && !strcmp(text, names[i]))
+            return i;
+    char known[128] = "";
+    for (int i = 0; i < count; i++)
+        if (names[i] && strlen(known) + strlen(names[i]) + 2 < sizeof known) {
+            strcat(known, " ");
+            strcat(known, names[i]);
+        }
+    cli_error("%s: unknown value '%s' (one of:%s)", option, text, known);
+    return -1;
+}
+
+static int parse_isa(const char *text, lsce_isa *out)
+{
+    const char *names[LSCE_ISA_COUNT_];
+    for (int isa = 0; isa < LSCE_ISA_COUNT_; isa++)
+        names[isa] = lsce_isa_to_string((lsce_isa)isa);
+    const int isa = parse_choice("--isa", text, names, LSCE_ISA_COUNT_);
+    if (isa < 0)
+        return -1;
+    if (!lsce_isa_supported((lsce_isa)isa)) {
+        cli_error("--isa: variant '%s' cannot run on this CPU or build", text);
+        return -1;
+    }
+    *out = (lsce_isa)isa;
+    return 0;
+}
+
+/* Like cli_option_value for an option whose value is one of `names` (its index in *choice). */
+static int choice_option(int argc, char **argv, int *i, const char *option,
+                         const char *const *names, int count, int *choice)
+{
+    const char *text;
+    const int found = cli_option_value(argc, argv, i, option, &text);
+    if (found <= 0)
+        return found;
+    *choice = parse_choice(option, text, names, count);
+    return *choice < 0 ? -1 : 1;
+}
+
+/* One option at argv[*i] into *a: 0 handled, -1 error (printed). */
+static int parse_run_option(int argc, char **argv, int *i, run_args *a)
+{
+    static const char *const conventions[] = {"uniform", "others", "seed"};
+    static const char *const reductions[] = {"mean", "sum", "none"};
+    const struct {
+        const char *option;
+        const char **path;
+    } paths[] = {{"--logits", &a->logits_path},
+                 {"--targets", &a->targets_path},
+                 {"--grad-out", &a->grad_path},
+                 {"--loss-out", &a->loss_path}};
+    const char *text;
+    int found, choice;
+
+    if (!strcmp(argv[*i], "--kl")) {
+        a->opts.kl = 1;
+        return 0;
+    }
+    if (!strcmp(argv[*i], "--in-place")) {
+        a->in_place = 1;
+        return 0;
+    }
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
+        if ((found = cli_option_value(argc, argv, i, paths[k].option, paths[k].path)) != 0)
+            return found < 0 ? -1 : 0;
+    if ((found = cli_option_value(argc, argv, i, "--smoothing", &text)) != 0)
+        return found < 0 ? -1 : cli_parse_double("--smoothing", text, &a->opts.smoothing);
+    if ((found = cli_option_value(argc, argv, i, "--ignore-index", &text)) != 0)
+        return found < 0 ? -1
+                         : cli_parse_int64("--ignore-index", text, INT64_MIN, INT64_MAX,
+                                           &a->opts.ignore_index);
+    if ((found = cli_option_value(argc, argv, i, "--isa", &text)) != 0)
+        return found < 0 ? -1 : parse_isa(text, &a->opts.isa);
+    if ((found = choice_option(argc, argv, i, "--convention", conventions, 3, &choice)) != 0) {
+        if (found > 0)
+            a->opts.convention = (lsce_convention)choice;
+        return found < 0 ? -1 : 0;
+    }
+    if ((found = choice_option(argc, argv, i, "--reduction", reductions, 3, &choice)) != 0) {
+        if (found > 0)
+            a->opts.reduction = (lsce_reduction)choice;
+        return found < 0 ? -1 : 0;
+    }
+    cli_error("run: %s '%s' (see lsce --help)",
+              argv[*i][0] == '-' ? "unknown option" : "unexpected argument", argv[*i]);
+    return -1;
+}
+
+static int parse_run_args(int argc, char **argv, run_args *a)
+{
+    memset(a, 0, sizeof *a);
+    lsce_options_default(&a->opts);
+    for (int i = 0; i < argc; i++)
+        if (parse_run_option(argc, argv, &i, a) != 0)
+            return -1;
+    if (!a->logits_path || !a->targets_path) {
+        cli_error("run: --logits and --targets are required (see lsce --help)");
+        return -1;
+    }
+    if (a->grad_path && a->loss_path && !strcmp(a->grad_path, a->loss_path)) {
+        cli_error("run: --grad-out and --loss-out name the same file");
+        return -1;
+    }
+    return 0;
+}
+
+/* The inputs of one call, owned. */
+typedef struct batch {
+    npy_array logits;
+    int64_t rows, vocab;
+    int64_t *targets;      /* rows ids: the file's data, or a widened copy of '<i4' data */
+    void *targets_storage; /* what to free for the targets */
+} batch;
+
+static void batch_free(batch *b)
+{
+    free(b->logits.data);
+    free(b->targets_storage);
+    if ((void *)b->targets != b->targets_storage)
+        free(b->targets);
+    memset(b, 0, sizeof *b);
+}
+
+static int load_batch(const run_args *a, batch *b)
+{
+    npy_error err;
+    npy_array targets;
+    memset(b, 0, sizeof *b);
+    if (npy_load(a->logits_path, NPY_F32, 2, &b->logits, &err) != 0) {
+        cli_error("%s", err.text);
+        return -1;
+    }
+    b->rows = b->logits.header.shape[0];
+    b->vocab = b->logits.header.shape[1];
+    if (npy_load(a->targets_path, NPY_I64 | NPY_I32, 1, &targets, &err) != 0) {
+        batch_free(b);
+        cli_error("%s", err.text);
+        return -1;
+    }
+    b->targets_storage = targets.data;
+    if (targets.header.shape[0] != b->rows) {
+        cli_error("%s: %lld targets for %lld rows of logits", a->targets_path,
+                  (long long)targets.header.shape[0], (long long)b->rows);
+        batch_free(b);
+        return -1;
+    }
+    if (targets.dtype == NPY_I64) {
+        b->targets = targets.data;
+        return 0;
+    }
+    /* '<i4': widen. rows ≤ PTRDIFF_MAX / 4 (the file's size was checked), so this can overflow
+     * only on a 32-bit host. */
+    if ((uint64_t)b->rows > PTRDIFF_MAX / sizeof(int64_t) ||
+        !(b->targets = malloc(b->rows ? (size_t)b->rows * sizeof(int64_t) : 1))) {
+        cli_error("out of memory for %lld targets", (long long)b->rows);
+        batch_free(b);
+        return -1;
+    }
+    const int32_t *narrow = targets.data;
+    for (int64_t r = 0; r < b->rows; r++)
+        b->targets[r] = narrow[r];
+    return 0;
+}
+
+/* Writes the requested files: all are staged first, then renamed into place. */
+static int write_outputs(const run_args *a, const batch *b, const float *grad,
+                         const float *row_loss)
+{
+    npy_output grad_out = {NULL, NULL}, loss_out = {NULL, NULL};
+    npy_error err;
+    const int64_t grad_shape[2] = {b->rows, b->vocab};
+    int st = 0;
+    if (a->grad_path)
+        st = npy_stage(&grad_out, a->grad_path, NPY_F32, 2, grad_shape, grad, &err);
+    if (st == 0 && a->loss_path)
+        st = npy_stage(&loss_out, a->loss_path, NPY_F32, 1, &b->rows, row_loss, &err);
+    if (st == 0 && a->grad_path)
+        st = npy_commit(&grad_out, &err);
+    if (st == 0 && a->loss_path)
+        st = npy_commit(&loss_out, &err);
+    npy_discard(&grad_out);
+    npy_discard(&loss_out);
+    if (st != 0) {
+        cli_error("%s", err.text);
+        return -1;
+    }
+    return 0;
+}
+
+/* A JSON number: 17 significant digits round-trip a double; JSON has no NaN or inf. */
+static void print_json_number(const char *key, double value)
+{
+    if (isfinite(value))
+        printf("\"%s\": %.17g", key, value);
+    else
+        printf("\"%s\": null", key);
+}
+
+static void print_result_json(const lsce_result *res, const char *isa)
+{
+    const double per_token = res->n_tokens > 0 ? 1.0 / (double)res->n_tokens : 0.0;
+    putchar('{');
+    print_json_number("loss", res->loss);
+    fputs(", ", stdout);
+    print_json_number("nll", res->nll_sum * per_token);
+    printf(", \"n_tokens\": %lld, \"n_correct\": %lld, ", (long long)res->n_tokens,
+           (long long)res->n_correct);
+    print_json_number("accuracy", (double)res->n_correct * per_token);
+    printf(", \"isa\": \"%s\"}\n", isa);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    run_args a;
+    batch b;
+    if (parse_run_args(argc, argv, &a) != 0 || load_batch(&a, &b) != 0)
+        return CLI_EXIT_FAILURE;
+
+    /* Without --grad-out the gradient is not kept: computing it over the logits (which are not
+     * needed afterwards) saves a second N x V buffer. */
+    float *logits = b.logits.data;
+    float *grad = logits;
+    float *row_loss = NULL;
+    int failed = 0;
+    if (!a.in_place && a.grad_path &&
+        !(grad = malloc(b.logits.data_bytes ? b.logits.data_bytes : 1)))
+        failed = cli_error("out of memory for the gradient (%zu bytes)", b.logits.data_bytes);
+    if (!failed && a.loss_path &&
+        !(row_loss = malloc(b.rows ? (size_t)b.rows * sizeof(float) : 1)))
+        failed = cli_error("out of memory for the row losses");
+
+    const char *isa =
+        a.opts.isa == LSCE_ISA_AUTO ? lsce_isa_name() : lsce_isa_to_string(a.opts.isa);
+    lsce_result res;
+    if (!failed) {
+        const lsce_status st =
+            lsce_forward_backward(&a.opts, b.rows, b.vocab, logits, b.vocab, b.targets, NULL, grad,
+                                  b.vocab, row_loss, NULL, &res);
+        if (st != LSCE_OK)
+            failed = cli_error("%s", lsce_strerror(st));
+    }
+    if (!failed && write_outputs(&a, &b, grad, row_loss) != 0)
+        failed = 1;
+    if (!failed)
+        print_result_json(&res, isa);
+
+    if (grad != logits)
+        free(grad);
+    free(row_loss);
+    batch_free(&b);
+    return failed ? CLI_EXIT_FAILURE : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_EXIT_FAILURE;
+    }
+    const char *command = argv[1];
+    int status;
+    if (is_help(command) || (argc > 2 && is_help(argv[2]))) {
+        print_usage(stdout);
+        status = 0;
+    } else if (!strcmp(command, "--version")) {
+        printf("lsce %s\n", lsce_version());
+        status = 0;
+    } else if (!strcmp(command, "info")) {
+        status = argc > 2 ? cli_error("info: unexpected argument '%s'", argv[2]) : cmd_info();
+    } else if (!strcmp(command, "run")) {
+        status = cmd_run(argc - 2, argv + 2);
+    } else if (!strcmp(command, "demo")) {
+        status = demo_main(argc - 2, argv + 2);
+    } else {
+        status = cli_error("unknown command '%s' (see lsce --help)", command);
+    }
+    if (status == 0)
+        status = cli_finish_stdout();
+    return status;
+}
