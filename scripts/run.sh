@@ -41,7 +41,15 @@ demo)
 test)
     install_missing
     configure_and_build
-    meson test -C "$build" --print-errorlogs --num-processes 2
+    status=0
+    meson test -C "$build" --print-errorlogs --num-processes 2 || status=$?
+    # One plain closing line for CI: the counts of meson's test log.
+    log="$build/meson-logs/testlog.json"
+    passed=$(grep -c '"result": "OK"' "$log" || true)
+    skipped=$(grep -c '"result": "SKIP"' "$log" || true)
+    failed=$(grep -c -v -E '"result": "(OK|SKIP|EXPECTEDFAIL)"' "$log" || true)
+    echo "$passed passed, $failed failed, $skipped skipped"
+    exit "$status"
     ;;
 bench)
     install_missing

@@ -359,6 +359,25 @@ Test(oracle, eps_1_every_convention_every_variant)
     free_batch(&b);
 }
 
+/* q_y = 0 (others / seed at ε = 1) with the target logit far below the rest: p ≈ q, so every
+ * gradient element cancels to ~1e-14 while its terms A·p_c and q_c are ~1/V. lsce.h's gradient
+ * bound 2.6e-6·(max|grad| + |g|·q_y) has no term for q_c here (2.6e-6·|g|·q_c would cover it). */
+Test(oracle, gradient_bound_when_target_weight_is_0_and_row_cancels)
+{
+    batch b = make_batch("qy0", 2, 64, 0, 1e-3, 0.0, 0.0, -100);
+    b.y[0] = 5;
+    b.x[5] = -40.0f;
+    b.y[1] = 0;
+    for (int64_t c = 0; c < b.V; c++)
+        b.x[b.stride + c] = c == 0 ? -30.0f : 0.0f;
+    FOR_EACH_ISA(isa) {
+        for (int conv = 1; conv < 3; conv++)
+            check_all_entries("q_y = 0", opts_of(isa, (lsce_convention)conv, LSCE_REDUCTION_SUM,
+                                                 0, 1.0, -100), &b, NULL);
+    }
+    free_batch(&b);
+}
+
 /* V = 1: p = 1, so the loss is 0 (kl: Σ q log q = a·log a) and the gradient exactly 0. */
 Test(edge, vocab_1_loss_zero_and_gradient_exactly_zero)
 {
