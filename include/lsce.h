@@ -32,7 +32,8 @@
  *   - loss of a row (A = Σ_c q_c): |error| ≤ 2.6e-6·A + 1.3e-6·|loss| — an absolute term because
  *     a confident row's loss log d ≈ d − 1 is far smaller than d (PyTorch's fp32 path has the
  *     same property); nll likewise with A = 1.
- *   - gradient of a row (scale g): |error of grad_c| ≤ 2.6e-6·(max_c |grad_c| + |g|·q_y).
+ *   - gradient of a row (scale g): |error of grad_c| ≤ 2.6e-6·(max_c |grad_c| + |g|·max(q_y, q_c))
+ *     (the second term: A·p_c − q_c cancels when p ≈ q).
  *   - lsce_backward recomputes p from the saved fp32 row_lse: add |lse|·u to p's relative error.
  *
  * Threads: every entry point is reentrant. The only global state is the dispatch table, set up

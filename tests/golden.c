@@ -415,7 +415,7 @@ int golden_check(const golden_case *c, lsce_isa isa, golden_entry entry, golden_
                 gmax = fmax(gmax, fabs(want[j]));
         const double scale = row_scale(c, r, n_kept);
         for (int64_t j = 0; j < V; j++) {
-            double tol = bound_grad(gmax, scale, a);
+            double tol = bound_grad(gmax, scale, a, b);
             if (entry == GOLDEN_BACKWARD && isfinite(c->row_lse[r]))
                 tol += bound_backward_extra(c->row_lse[r], A, scale,
                                             exp((double)c->logits[r * V + j] - c->row_lse[r]));
