@@ -12,8 +12,9 @@
 #define LSCE_STR2(x) #x
 #define LSCE_STR(x) LSCE_STR2(x)
 
-/* Gradients of calls larger than this are written with non-temporal stores: they would only
- * evict the logits still to be read, and ordinary stores read each line from DRAM first. */
+/* Out-of-place gradients of calls larger than this are written with non-temporal stores: they
+ * would only evict the logits still to be read, and ordinary stores read each line from DRAM
+ * first (measured 0.64× memcpy against 0.46× with ordinary stores at 4096 × 32000). */
 #define LSCE_STREAM_MIN_BYTES ((int64_t)4 << 20)
 
 const char *lsce_version(void)
@@ -207,7 +208,10 @@ static lsce_status prepare(const call *c, plan *p)
     p->kl_const = o->kl ? xlogx(p->a) + (V - 1.0) * xlogx(p->b) : 0.0;
     p->n_kept = n_kept;
     p->denominator = (double)n_kept;
-    p->stream = c->grad && (int64_t)grad_bytes >= LSCE_STREAM_MIN_BYTES;
+    /* In place, the gradient lines are the logits lines the stats sweep just brought into cache:
+     * ordinary stores write them back without any read (measured 0.76× memcpy against 0.53×
+     * with non-temporal stores, which evict them first). */
+    p->stream = c->grad && !in_place && (int64_t)grad_bytes >= LSCE_STREAM_MIN_BYTES;
     return LSCE_OK;
 }
 
