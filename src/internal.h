@@ -7,7 +7,7 @@
 
 /* CPU feature bits found at run time (src/x86/cpu.c, src/arm/cpu.c, or none). */
 enum {
-    LSCE_CPU_AVX2 = 1u << 0, /* AVX2 + FMA + OS-saved YMM state */
+    LSCE_CPU_AVX2 = 1u << 0, /* AVX2 + FMA + F16C + OS-saved YMM state */
     LSCE_CPU_AVX512 = 1u << 1, /* AVX-512 F/BW/DQ/VL + OS-saved ZMM/opmask state */
     LSCE_CPU_AVX512BF16 = 1u << 2,
     LSCE_CPU_F16C = 1u << 3,

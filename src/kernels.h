@@ -21,28 +21,30 @@ typedef struct lsce_chunk_stats {
     double sum_shift; /* Σ (x_c − shift) */
 } lsce_chunk_stats;
 
-/* Lowest index c in [0, n) with x[c] == value, or n when none. */
-#define decl_row_find_fn(name) int64_t(name)(const float *x, int64_t n, float value)
+/* Storage types of logits and gradients: lsce_dtype's values index the kernel tables. Every
+ * sweep computes in fp32; 16-bit outputs are rounded once, to nearest even (src/half.h). */
+#define LSCE_N_DTYPES 3 /* f32, bf16, f16 */
+
+/* Lowest index c in [0, n) with x[c] == value (x of the sweep's dtype, compared as fp32), or n. */
+#define decl_row_find_fn(name) int64_t(name)(const void *x, int64_t n, float value)
 
 /* Per-chunk statistics of x[0..n) into chunks[0 .. ceil(n / LSCE_CHUNK)); when exp_out is not
- * NULL, also stores exp(x_c − shift of c's chunk) into exp_out[c] (a scratch row, 64-byte
- * aligned).
- * SIMD variants prefetch the next chunk while they compute the current one (past the end of x
- * too: a prefetch never faults), so that the DRAM reads overlap the exp arithmetic. */
+ * NULL, also stores exp(x_c − shift of c's chunk) into exp_out[c] (an fp32 scratch row, 64-byte
+ * aligned). SIMD variants prefetch the next chunk while they compute the current one (past the
+ * end of x too: a prefetch never faults), so that the DRAM reads overlap the exp arithmetic. */
 #define decl_row_stats_fn(name)                                                                    \
-    void(name)(const float *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks)
+    void(name)(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks)
 
-/* dst[c] = fma(src[c], coef[chunk of c], bias): the gradient from stored exponentials, with one
- * coefficient per LSCE_CHUNK elements. `stream`: the caller will not read dst soon (non-temporal
- * stores allowed; the driver fences once per call). */
+/* dst[c] = fma(src[c], coef[chunk of c], bias) rounded to dst's dtype: the gradient from stored
+ * exponentials, one coefficient per LSCE_CHUNK elements. `stream`: the caller will not read dst
+ * soon (non-temporal stores allowed; the driver fences once per call). */
 #define decl_row_scale_fn(name)                                                                    \
-    void(name)(const float *src, int64_t n, const float *coef, float bias, float *dst,           \
-               int stream)
+    void(name)(const float *src, int64_t n, const float *coef, float bias, void *dst, int stream)
 
 /* dst[c] = fma(exp(x[c] − shift), coef, bias): the gradient recomputed from a saved lse. dst may
- * equal x (in place). */
+ * equal x (in place, same dtype). */
 #define decl_row_expscale_fn(name)                                                                 \
-    void(name)(const float *x, int64_t n, float shift, float coef, float bias, float *dst,         \
+    void(name)(const void *x, int64_t n, float shift, float coef, float bias, void *dst,           \
                int stream)
 
 /* out[i] = exp(in[i]) for in[i] ≤ 0 (the exp the sweeps use; exposed for its accuracy test). */
@@ -60,29 +62,46 @@ typedef decl_fence_fn(*lsce_fence_fn);
 
 typedef struct lsce_kernels {
     const char *name;
-    lsce_row_find_fn row_find;
-    lsce_row_stats_fn row_stats;
-    lsce_row_scale_fn row_scale;
-    lsce_row_expscale_fn row_expscale;
+    lsce_row_find_fn row_find[LSCE_N_DTYPES];                         /* by logits dtype */
+    lsce_row_stats_fn row_stats[LSCE_N_DTYPES];                       /* by logits dtype */
+    lsce_row_scale_fn row_scale[LSCE_N_DTYPES];                       /* by gradient dtype */
+    lsce_row_expscale_fn row_expscale[LSCE_N_DTYPES][LSCE_N_DTYPES]; /* [logits][gradient] */
     lsce_exp_fn exp;
     lsce_fence_fn fence;
 } lsce_kernels;
 
-/* Declares the kernels of one variant, named lsce_<fn>_<isa>, and its table initialiser. */
+/* Declares the kernels of one variant — lsce_<sweep>_<dtype(s)>_<isa> — and its table. */
 #define LSCE_DECLARE_VARIANT(isa) LSCE_DECLARE_VARIANT_(isa)
+#define LSCE_DECLARE_PER_DTYPE_(isa, d)                                                            \
+    decl_row_find_fn(lsce_row_find_##d##_##isa);                                                   \
+    decl_row_stats_fn(lsce_row_stats_##d##_##isa);                                                 \
+    decl_row_scale_fn(lsce_row_scale_##d##_##isa);                                                 \
+    decl_row_expscale_fn(lsce_row_expscale_##d##_f32_##isa);                                       \
+    decl_row_expscale_fn(lsce_row_expscale_##d##_bf16_##isa);                                      \
+    decl_row_expscale_fn(lsce_row_expscale_##d##_f16_##isa)
 #define LSCE_DECLARE_VARIANT_(isa)                                                                 \
-    decl_row_find_fn(lsce_row_find_##isa);                                                         \
-    decl_row_stats_fn(lsce_row_stats_##isa);                                                       \
-    decl_row_scale_fn(lsce_row_scale_##isa);                                                       \
-    decl_row_expscale_fn(lsce_row_expscale_##isa);                                                 \
+    LSCE_DECLARE_PER_DTYPE_(isa, f32);                                                             \
+    LSCE_DECLARE_PER_DTYPE_(isa, bf16);                                                            \
+    LSCE_DECLARE_PER_DTYPE_(isa, f16);                                                             \
     decl_exp_fn(lsce_exp_##isa);                                                                   \
     decl_fence_fn(lsce_fence_##isa)
 
 #define LSCE_VARIANT_TABLE(isa) LSCE_VARIANT_TABLE_(isa)
 #define LSCE_VARIANT_TABLE_(isa)                                                                   \
     {                                                                                              \
-        #isa, lsce_row_find_##isa, lsce_row_stats_##isa,                                            \
-            lsce_row_scale_##isa, lsce_row_expscale_##isa, lsce_exp_##isa, lsce_fence_##isa        \
+        .name = #isa,                                                                              \
+        .row_find = {lsce_row_find_f32_##isa, lsce_row_find_bf16_##isa, lsce_row_find_f16_##isa},  \
+        .row_stats = {lsce_row_stats_f32_##isa, lsce_row_stats_bf16_##isa,                        \
+                      lsce_row_stats_f16_##isa},                                                   \
+        .row_scale = {lsce_row_scale_f32_##isa, lsce_row_scale_bf16_##isa,                         \
+                      lsce_row_scale_f16_##isa},                                                   \
+        .row_expscale = {{lsce_row_expscale_f32_f32_##isa, lsce_row_expscale_f32_bf16_##isa,       \
+                          lsce_row_expscale_f32_f16_##isa},                                        \
+                         {lsce_row_expscale_bf16_f32_##isa, lsce_row_expscale_bf16_bf16_##isa,     \
+                          lsce_row_expscale_bf16_f16_##isa},                                       \
+                         {lsce_row_expscale_f16_f32_##isa, lsce_row_expscale_f16_bf16_##isa,       \
+                          lsce_row_expscale_f16_f16_##isa}},                                       \
+        .exp = lsce_exp_##isa, .fence = lsce_fence_##isa                                           \
     }
 
 LSCE_DECLARE_VARIANT(scalar);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half.h"
 #include "internal.h"
 
 #define LSCE_STR2(x) #x
@@ -85,7 +86,7 @@ static double xlogx(double x) { return x > 0.0 ? x * log(x) : 0.0; }
 
 static lsce_status check_options(const lsce_options *o)
 {
-    if (o->logits_dtype != LSCE_DTYPE_F32 || o->grad_dtype != LSCE_DTYPE_F32)
+    if ((unsigned)o->logits_dtype > LSCE_DTYPE_F16 || (unsigned)o->grad_dtype > LSCE_DTYPE_F16)
         return LSCE_ERR_DTYPE;
     if (!(o->smoothing >= 0.0 && o->smoothing <= 1.0)) /* also rejects NaN */
         return LSCE_ERR_OPTION;
@@ -129,11 +130,11 @@ static int overlap(span p, span q)
 typedef struct call {
     const lsce_options *opts;
     int64_t rows, vocab;
-    const float *logits;
+    const void *logits;
     int64_t logits_stride;
     const int64_t *targets;
     const float *grad_output;
-    float *grad;
+    void *grad;
     int64_t grad_stride;
     float *row_loss;
     float *row_lse;
@@ -158,9 +159,11 @@ static lsce_status prepare(const call *c, plan *p)
     if (!c->logits || !c->targets)
         return LSCE_ERR_NULL;
 
-    const size_t logits_bytes = extent_bytes(c->rows, c->vocab, c->logits_stride, sizeof(float));
+    const size_t logits_bytes =
+        extent_bytes(c->rows, c->vocab, c->logits_stride, lsce_dtype_size(o->logits_dtype));
     const size_t grad_bytes =
-        c->grad ? extent_bytes(c->rows, c->vocab, c->grad_stride, sizeof(float)) : 1;
+        c->grad ? extent_bytes(c->rows, c->vocab, c->grad_stride, lsce_dtype_size(o->grad_dtype))
+                : 1;
     if (!logits_bytes || !grad_bytes || (uint64_t)c->rows > PTRDIFF_MAX / sizeof(int64_t))
         return LSCE_ERR_SHAPE;
     const size_t row_bytes = (size_t)c->rows * sizeof(float);
@@ -173,8 +176,8 @@ static lsce_status prepare(const call *c, plan *p)
     const span out_grad = {(const char *)c->grad, c->grad ? grad_bytes : 0};
     const span out_loss = {(const char *)c->row_loss, row_bytes};
     const span out_lse = {(const char *)c->row_lse, row_bytes};
-    const int in_place = c->grad && (const void *)c->grad == (const void *)c->logits &&
-                         c->grad_stride == c->logits_stride;
+    const int in_place = c->grad && (const void *)c->grad == c->logits &&
+                         c->grad_stride == c->logits_stride && o->grad_dtype == o->logits_dtype;
     if (!in_place && overlap(out_grad, in_logits))
         return LSCE_ERR_ALIAS;
     const span outs[3] = {out_grad, out_loss, out_lse};
@@ -283,13 +286,15 @@ static void merge_stats(row_stats *acc, const row_stats *part)
 
 /* Stats of a whole row, in groups of at most `capacity` chunks (the forward path's stack array).
  * With one group (capacity ≥ chunks of the row) w receives every chunk's factor. */
-static row_stats row_statistics(const lsce_kernels *k, const float *x, int64_t V, float *exp_out,
+static row_stats row_statistics(const lsce_kernels *k, int dt, const void *x, int64_t V,
+                                float *exp_out,
                                 lsce_chunk_stats *chunks, int64_t capacity, double *w)
 {
     row_stats acc = {-INFINITY, 0, 0, 0.0, 0.0};
     for (int64_t first = 0; first < V; first += capacity * LSCE_CHUNK) {
         const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
-        k->row_stats(x + first, n, exp_out ? exp_out + first : NULL, chunks);
+        k->row_stats[dt]((const char *)x + (size_t)first * lsce_dtype_size(dt), n,
+                         exp_out ? exp_out + first : NULL, chunks);
         const row_stats part =
             merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V, w);
         merge_stats(&acc, &part);
@@ -298,22 +303,24 @@ static row_stats row_statistics(const lsce_kernels *k, const float *x, int64_t V
 }
 
 /* Lowest index of the argmax with torch.argmax semantics: a NaN is larger than every number. */
-static int64_t row_argmax(const lsce_kernels *k, const float *x, int64_t V, const row_stats *st)
+static int64_t row_argmax(const lsce_kernels *k, int dt, const void *x, int64_t V,
+                          const row_stats *st)
 {
     if (isnan(st->d) || isnan(st->S))
         for (int64_t c = 0; c < V; c++)
-            if (x[c] != x[c])
+            if (isnan(lsce_load_as_f32(x, dt, c)))
                 return c;
     const int64_t begin = st->max_chunk * LSCE_CHUNK;
     const int64_t n = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
-    return begin + k->row_find(x + begin, n, st->max);
+    return begin + k->row_find[dt]((const char *)x + (size_t)begin * lsce_dtype_size(dt), n,
+                                   st->max);
 }
 
 /* loss = A·log d − (a − b)·(x_y − m) − b·S (+ Σ q log q), ref.c step 3. A −inf target logit
  * makes the two linear terms inf − inf: split S = (x_y − m) + S_y, S_y = Σ_{c≠y} (x_c − m), so
  * loss = A·log d − a·(x_y − m) − b·S_y, which is +inf when a > 0 and needs S_y when a = 0 (the
  * "others" convention at ε = 1: a rare call that may afford one more sweep). */
-static double row_loss_value(const plan *p, const float *x, int64_t V, int64_t y,
+static double row_loss_value(const plan *p, int dt, const void *x, int64_t V, int64_t y,
                              const row_stats *rs, double log_d, double x_y)
 {
     double linear;
@@ -324,7 +331,7 @@ static double row_loss_value(const plan *p, const float *x, int64_t V, int64_t y
             double S_y = 0.0;
             for (int64_t c = 0; c < V; c++)
                 if (c != y)
-                    S_y += (double)x[c] - (double)rs->max;
+                    S_y += (double)lsce_load_as_f32(x, dt, c) - (double)rs->max;
             linear = p->b != 0.0 ? -p->b * S_y : 0.0;
         }
     } else {
@@ -371,46 +378,50 @@ static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_resu
     }
 
     const lsce_options *o = c->opts;
+    const int in_dt = (int)o->logits_dtype, out_dt = (int)o->grad_dtype;
+    const size_t in_size = lsce_dtype_size(in_dt), out_size = lsce_dtype_size(out_dt);
     double loss_sum = 0.0, nll_sum = 0.0;
     int64_t n_correct = 0;
     for (int64_t r = 0; r < c->rows; r++) {
-        const float *x = c->logits + r * c->logits_stride;
-        float *g = c->grad ? c->grad + r * c->grad_stride : NULL;
+        const void *x = (const char *)c->logits + (size_t)(r * c->logits_stride) * in_size;
+        void *g = c->grad ? (char *)c->grad + (size_t)(r * c->grad_stride) * out_size : NULL;
         const int64_t y = c->targets[r];
         const int kept = y != o->ignore_index;
 
         if (mode == 2) {
             if (!kept) {
-                memset(g, 0, (size_t)V * sizeof(float));
+                memset(g, 0, (size_t)V * out_size);
                 continue;
             }
             const double scale = row_scale(c, &p, r);
             const float lse = c->row_lse_in[r];
-            const double p_y = exp((double)x[y] - (double)lse); /* read before an in-place write */
-            k->row_expscale(x, V, lse, (float)(scale * p.A), (float)(-scale * p.b), g, p.stream);
-            g[y] = (float)(scale * (p.A * p_y - p.a));
+            /* read before an in-place write */
+            const double p_y = exp((double)lsce_load_as_f32(x, in_dt, y) - (double)lse);
+            k->row_expscale[in_dt][out_dt](x, V, lse, (float)(scale * p.A), (float)(-scale * p.b),
+                                           g, p.stream);
+            lsce_store_from_f32(g, out_dt, y, (float)(scale * (p.A * p_y - p.a)));
             continue;
         }
 
         if (!kept) {
             if (c->row_lse) { /* before the gradient row, which may be this very row */
-                const row_stats rs = row_statistics(k, x, V, NULL, chunks, capacity, NULL);
+                const row_stats rs = row_statistics(k, in_dt, x, V, NULL, chunks, capacity, NULL);
                 c->row_lse[r] = (float)((double)rs.max + log(rs.d));
             }
             if (g)
-                memset(g, 0, (size_t)V * sizeof(float));
+                memset(g, 0, (size_t)V * out_size);
             if (c->row_loss)
                 c->row_loss[r] = 0.0f;
             continue;
         }
 
-        const row_stats rs = row_statistics(k, x, V, scratch, chunks, capacity, w);
+        const row_stats rs = row_statistics(k, in_dt, x, V, scratch, chunks, capacity, w);
         const double log_d = log(rs.d);
-        const double x_y = (double)x[y] - (double)rs.max; /* x_y − m, exact in double */
-        const double loss = row_loss_value(&p, x, V, y, &rs, log_d, x_y);
+        const double x_y = (double)lsce_load_as_f32(x, in_dt, y) - (double)rs.max; /* exact */
+        const double loss = row_loss_value(&p, in_dt, x, V, y, &rs, log_d, x_y);
         loss_sum += loss;
         nll_sum += log_d - x_y;
-        n_correct += row_argmax(k, x, V, &rs) == y;
+        n_correct += row_argmax(k, in_dt, x, V, &rs) == y;
         if (c->row_loss)
             c->row_loss[r] = (float)loss;
         if (c->row_lse)
@@ -421,8 +432,8 @@ static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_resu
             for (int64_t kc = 0; kc < n_chunks; kc++)
                 coef[kc] = (float)(g_A_over_d * w[kc]);
             const double p_y_scaled = g_A_over_d * w[y / LSCE_CHUNK] * (double)scratch[y];
-            k->row_scale(scratch, V, coef, (float)(-scale * p.b), g, p.stream);
-            g[y] = (float)(p_y_scaled - scale * p.a);
+            k->row_scale[out_dt](scratch, V, coef, (float)(-scale * p.b), g, p.stream);
+            lsce_store_from_f32(g, out_dt, y, (float)(p_y_scaled - scale * p.a));
         }
     }
     if (p.stream)

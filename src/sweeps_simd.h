@@ -3,71 +3,184 @@
  * compute is specified in src/ref/ref.c; src/kernels.h fixes their signatures.
  *
  * An ISA file (src/x86/avx2.c, src/x86/avx512.c, src/arm/neon.c) defines, then includes this:
- *   VARIANT                     suffix of the kernel names (lsce_<fn>_<VARIANT>)
+ *   VARIANT                     suffix of the kernel names (lsce_<sweep>_<dtypes>_<VARIANT>)
  *   W                           lanes of a float vector
- *   STREAM_ALIGN                bytes a non-temporal store needs (0: no such stores)
+ *   HAVE_STREAM                 1 when vf_stream* exist (non-temporal stores of one vector)
  *   vf                          the float vector type; vsum the accumulator that folds into double
  *   vf_set1, vf_zero, vf_add, vf_sub, vf_max, vf_fma(a, b, c) = a·b + c
  *   vf_load(p), vf_store(p, v)            unaligned
  *   vf_store_aligned(p, v)                p aligned to the vector size
  *   vf_load_tail(p, n, fill), vf_store_tail(p, n, v)   the first n < W lanes (others: fill / kept)
  *   vf_keep(v, n)                         v with the lanes from n on set to 0
- *   vf_stream(p, v)                       non-temporal store (p aligned to STREAM_ALIGN)
+ *   vf_stream(p, v)                       non-temporal store (p aligned to the vector size)
  *   vf_max_lane(v)                        horizontal max
  *   vf_find(v, value)                     lowest lane equal to value, or −1
  *   vf_exp_neg(t)                         exp(t) for t ≤ 0 or NaN (−inf → 0, NaN → NaN)
  *   vsum_zero(), vsum_fold(acc, v), vsum_total(acc)   double accumulation of float vectors
- *   prefetch_l1(p), prefetch_l2(p), store_fence()
+ *   prefetch_l1(p), prefetch_l2(p) (p: const void *), store_fence()
+ * and, for 16-bit storage, when HAVE_HALF is 1 (otherwise portable fallbacks below are used):
+ *   vf_from_bf16(p), vf_from_f16(p)       W values of uint16_t → fp32 (exact)
+ *   vf_to_bf16(p, v), vf_to_f16(p, v)     fp32 → W values of uint16_t, nearest-even (src/half.h)
+ *   vf_stream_bf16(p, v), vf_stream_f16(p, v)   the same, non-temporal (if HAVE_STREAM)
+ *
+ * The dtype of a sweep is a compile-time constant argument of always-inlined functions: each
+ * exported kernel is one specialisation, with no dtype test left in its loops.
  */
 #include <stdint.h>
+#include <string.h>
 
+#include "half.h"
 #include "kernels.h"
 
 #define SWEEP_CAT2(a, b) a##_##b
 #define SWEEP_CAT(a, b) SWEEP_CAT2(a, b)
 #define FN(name) SWEEP_CAT(name, VARIANT)
+#define FN_D(name, d) SWEEP_CAT(SWEEP_CAT(name, d), VARIANT)
+#define FN_DD(name, d1, d2) SWEEP_CAT(SWEEP_CAT(SWEEP_CAT(name, d1), d2), VARIANT)
+#define SWEEP_INLINE static inline __attribute__((always_inline))
 
 LSCE_DECLARE_VARIANT(VARIANT);
 
-#define UNROLL 4             /* vectors per iteration, one accumulator each */
+enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 }; /* lsce_dtype's values */
+
+#define UNROLL 4                /* vectors per iteration, one accumulator each */
 #define BLOCK (16 * W * UNROLL) /* elements summed in fp32 before folding into double: ≤ 16 per lane */
-#define LINE_FLOATS 16       /* floats per 64-byte cache line */
+#define LINE_BYTES 64
 
 /* The stats sweep reads the next chunk into L2 while it computes this one: the hardware
  * prefetcher falls behind once the core is busy with exp. The gradient-from-lse sweep reads
  * 4 KiB ahead into L1. A prefetch past the end of the buffer never faults. */
 #define STATS_AHEAD LSCE_CHUNK
-#define EXPSCALE_AHEAD 1024
+#define EXPSCALE_AHEAD_BYTES 4096
 
-static inline float chunk_max(const float *x, int64_t n)
+#if !HAVE_HALF /* portable 16-bit conversions, one lane at a time */
+static inline vf vf_from_bf16(const uint16_t *p)
+{
+    float lanes[W];
+    for (int i = 0; i < W; i++)
+        lanes[i] = lsce_bf16_to_f32(p[i]);
+    return vf_load(lanes);
+}
+static inline vf vf_from_f16(const uint16_t *p)
+{
+    float lanes[W];
+    for (int i = 0; i < W; i++)
+        lanes[i] = lsce_f16_to_f32(p[i]);
+    return vf_load(lanes);
+}
+static inline void vf_to_bf16(uint16_t *p, vf v)
+{
+    float lanes[W];
+    vf_store(lanes, v);
+    for (int i = 0; i < W; i++)
+        p[i] = lsce_f32_to_bf16(lanes[i]);
+}
+static inline void vf_to_f16(uint16_t *p, vf v)
+{
+    float lanes[W];
+    vf_store(lanes, v);
+    for (int i = 0; i < W; i++)
+        p[i] = lsce_f32_to_f16(lanes[i]);
+}
+#define vf_stream_bf16 vf_to_bf16
+#define vf_stream_f16 vf_to_f16
+#endif
+
+SWEEP_INLINE size_t elem_size(int dt) { return dt == DT_F32 ? 4 : 2; }
+
+/* W elements of dtype dt at element i of x, as fp32. */
+SWEEP_INLINE vf load_vec(const void *x, int64_t i, int dt)
+{
+    if (dt == DT_F32)
+        return vf_load((const float *)x + i);
+    if (dt == DT_BF16)
+        return vf_from_bf16((const uint16_t *)x + i);
+    return vf_from_f16((const uint16_t *)x + i);
+}
+
+/* The first n < W elements; the other lanes hold fill. */
+SWEEP_INLINE vf load_tail(const void *x, int64_t i, int64_t n, float fill, int dt)
+{
+    if (dt == DT_F32)
+        return vf_load_tail((const float *)x + i, n, fill);
+    /* fill is −inf, 0 or a value read from x: exact in the 16-bit dtype (else the lanes are
+     * never used) */
+    const uint16_t fill_bits = dt == DT_BF16 ? lsce_f32_to_bf16(fill) : lsce_f32_to_f16(fill);
+    uint16_t lanes[W];
+    for (int lane = 0; lane < W; lane++)
+        lanes[lane] = fill_bits;
+    memcpy(lanes, (const uint16_t *)x + i, (size_t)n * sizeof(uint16_t));
+    return dt == DT_BF16 ? vf_from_bf16(lanes) : vf_from_f16(lanes);
+}
+
+SWEEP_INLINE void store_vec(void *dst, int64_t i, vf v, int dt, int stream)
+{
+#if HAVE_STREAM
+    if (stream) {
+        if (dt == DT_F32)
+            vf_stream((float *)dst + i, v);
+        else if (dt == DT_BF16)
+            vf_stream_bf16((uint16_t *)dst + i, v);
+        else
+            vf_stream_f16((uint16_t *)dst + i, v);
+        return;
+    }
+#else
+    (void)stream;
+#endif
+    if (dt == DT_F32)
+        vf_store((float *)dst + i, v);
+    else if (dt == DT_BF16)
+        vf_to_bf16((uint16_t *)dst + i, v);
+    else
+        vf_to_f16((uint16_t *)dst + i, v);
+}
+
+SWEEP_INLINE void store_tail(void *dst, int64_t i, int64_t n, vf v, int dt)
+{
+    if (dt == DT_F32) {
+        vf_store_tail((float *)dst + i, n, v);
+        return;
+    }
+    uint16_t lanes[W];
+    if (dt == DT_BF16)
+        vf_to_bf16(lanes, v);
+    else
+        vf_to_f16(lanes, v);
+    memcpy((uint16_t *)dst + i, lanes, (size_t)n * sizeof(uint16_t));
+}
+
+SWEEP_INLINE float chunk_max(const void *x, int64_t n, int dt)
 {
     const vf lowest = vf_set1(-__builtin_inff());
     vf m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest;
     int64_t i = 0;
     for (; i + UNROLL * W <= n; i += UNROLL * W) {
-        m0 = vf_max(m0, vf_load(x + i));
-        m1 = vf_max(m1, vf_load(x + i + W));
-        m2 = vf_max(m2, vf_load(x + i + 2 * W));
-        m3 = vf_max(m3, vf_load(x + i + 3 * W));
+        m0 = vf_max(m0, load_vec(x, i, dt));
+        m1 = vf_max(m1, load_vec(x, i + W, dt));
+        m2 = vf_max(m2, load_vec(x, i + 2 * W, dt));
+        m3 = vf_max(m3, load_vec(x, i + 3 * W, dt));
     }
     for (; i + W <= n; i += W)
-        m0 = vf_max(m0, vf_load(x + i));
+        m0 = vf_max(m0, load_vec(x, i, dt));
     if (i < n)
-        m1 = vf_max(m1, vf_load_tail(x + i, n - i, -__builtin_inff()));
+        m1 = vf_max(m1, load_tail(x, i, n - i, -__builtin_inff(), dt));
     return vf_max_lane(vf_max(vf_max(m0, m1), vf_max(m2, m3)));
 }
 
-decl_row_find_fn(FN(lsce_row_find))
+SWEEP_INLINE int64_t row_find(const void *x, int64_t n, float value, int dt)
 {
     int64_t i = 0;
     for (; i + W <= n; i += W) {
-        const int lane = vf_find(vf_load(x + i), value);
+        const int lane = vf_find(load_vec(x, i, dt), value);
         if (lane >= 0)
             return i + lane;
     }
-    for (; i < n; i++)
-        if (x[i] == value)
-            return i;
+    if (i < n) {
+        const int lane = vf_find(vf_keep(load_tail(x, i, n - i, 0.0f, dt), n - i), value);
+        if (lane >= 0 && lane < n - i)
+            return i + lane;
+    }
     return n;
 }
 
@@ -78,7 +191,7 @@ typedef struct chunk_sums {
 /* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out), sums += e, t. */
 #define EXPSUM_STEP(off, e_acc, t_acc)                                                             \
     do {                                                                                           \
-        const vf t = vf_sub(vf_load(x + i + (off)), s);                                            \
+        const vf t = vf_sub(load_vec(x, i + (off), dt), s);                                        \
         const vf e = vf_exp_neg(t);                                                                \
         if (exp_out)                                                                               \
             vf_store_aligned(exp_out + i + (off), e);                                              \
@@ -86,9 +199,10 @@ typedef struct chunk_sums {
         t_acc = vf_add(t_acc, t);                                                                  \
     } while (0)
 
-static inline chunk_sums chunk_expsum(const float *x, int64_t n, float shift, float *exp_out)
+SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, float *exp_out, int dt)
 {
     const vf s = vf_set1(shift);
+    const char *bytes = (const char *)x;
     vsum sum_e = vsum_zero(), sum_t = vsum_zero();
     int64_t i = 0;
     while (i < n) {
@@ -96,8 +210,9 @@ static inline chunk_sums chunk_expsum(const float *x, int64_t n, float shift, fl
         vf e0 = vf_zero(), e1 = e0, e2 = e0, e3 = e0;
         vf t0 = e0, t1 = e0, t2 = e0, t3 = e0;
         for (; i + UNROLL * W <= end; i += UNROLL * W) {
-            for (int line = 0; line < UNROLL * W; line += LINE_FLOATS)
-                prefetch_l2(x + i + STATS_AHEAD + line);
+            const char *ahead = bytes + (size_t)(i + STATS_AHEAD) * elem_size(dt);
+            for (size_t line = 0; line < UNROLL * W * elem_size(dt); line += LINE_BYTES)
+                prefetch_l2(ahead + line);
             EXPSUM_STEP(0, e0, t0);
             EXPSUM_STEP(W, e1, t1);
             EXPSUM_STEP(2 * W, e2, t2);
@@ -106,7 +221,7 @@ static inline chunk_sums chunk_expsum(const float *x, int64_t n, float shift, fl
         for (; i + W <= end; i += W)
             EXPSUM_STEP(0, e0, t0);
         if (i < end) { /* lanes past the end are dropped */
-            const vf t = vf_sub(vf_load_tail(x + i, end - i, shift), s);
+            const vf t = vf_sub(load_tail(x, i, end - i, shift, dt), s);
             const vf e = vf_exp_neg(t);
             if (exp_out)
                 vf_store_tail(exp_out + i, end - i, e);
@@ -120,24 +235,26 @@ static inline chunk_sums chunk_expsum(const float *x, int64_t n, float shift, fl
     return (chunk_sums){vsum_total(sum_e), vsum_total(sum_t)};
 }
 
-decl_row_stats_fn(FN(lsce_row_stats))
+SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
+                            int dt)
 {
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
         const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
-        const float max = chunk_max(x + begin, len);
+        const void *chunk = (const char *)x + (size_t)begin * elem_size(dt);
+        const float max = chunk_max(chunk, len, dt);
         const float shift = max == -__builtin_inff() ? 0.0f : max;
-        const chunk_sums s = chunk_expsum(x + begin, len, shift, exp_out ? exp_out + begin : NULL);
+        const chunk_sums s = chunk_expsum(chunk, len, shift, exp_out ? exp_out + begin : NULL, dt);
         chunks[begin / LSCE_CHUNK] = (lsce_chunk_stats){max, shift, s.sum_exp, s.sum_shift};
     }
 }
 
-/* Elements to store before dst is STREAM_ALIGN-aligned, or −1 when not streaming. */
-static inline int64_t head_for_stream(const float *dst, int64_t n, int stream)
+/* Elements to store before dst is aligned to one vector of its dtype, or −1 when not streaming. */
+SWEEP_INLINE int64_t head_for_stream(const void *dst, int64_t n, int stream, int dt)
 {
-    const uintptr_t a = (uintptr_t)dst;
-    if (!STREAM_ALIGN || !stream || (a & 3))
+    const uintptr_t a = (uintptr_t)dst, size = elem_size(dt), align = W * size;
+    if (!HAVE_STREAM || !stream || (a % size))
         return -1;
-    const int64_t head = (int64_t)((STREAM_ALIGN - (a % STREAM_ALIGN)) % STREAM_ALIGN) / 4;
+    const int64_t head = (int64_t)(((align - a % align) % align) / size);
     return head < n ? head : n;
 }
 
@@ -147,32 +264,32 @@ static inline int64_t head_for_stream(const float *dst, int64_t n, int stream)
 #define GRAD_LOOP(VALUE, VALUE_TAIL, AHEAD)                                                        \
     do {                                                                                           \
         int64_t i = 0;                                                                             \
-        const int64_t head = head_for_stream(dst, n, stream);                                      \
+        const int64_t head = head_for_stream(dst, n, stream, out);                                 \
         if (head > 0) {                                                                            \
-            vf_store_tail(dst, head, VALUE_TAIL(0, head));                                         \
+            store_tail(dst, 0, head, VALUE_TAIL(0, head), out);                                    \
             i = head;                                                                              \
         }                                                                                          \
         if (head >= 0) {                                                                           \
             for (; i + W <= n; i += W) {                                                           \
                 AHEAD(i);                                                                          \
-                vf_stream(dst + i, VALUE(i));                                                      \
+                store_vec(dst, i, VALUE(i), out, 1);                                               \
             }                                                                                      \
         } else {                                                                                   \
             for (; i + 2 * W <= n; i += 2 * W) {                                                   \
                 AHEAD(i);                                                                          \
-                vf_store(dst + i, VALUE(i));                                                       \
-                vf_store(dst + i + W, VALUE(i + W));                                               \
+                store_vec(dst, i, VALUE(i), out, 0);                                               \
+                store_vec(dst, i + W, VALUE(i + W), out, 0);                                       \
             }                                                                                      \
             for (; i + W <= n; i += W)                                                             \
-                vf_store(dst + i, VALUE(i));                                                       \
+                store_vec(dst, i, VALUE(i), out, 0);                                               \
         }                                                                                          \
         if (i < n)                                                                                 \
-            vf_store_tail(dst + i, n - i, VALUE_TAIL(i, n - i));                                   \
+            store_tail(dst, i, n - i, VALUE_TAIL(i, n - i), out);                                  \
     } while (0)
 
-/* dst = fma(src, coef, bias) over one chunk. */
-static inline void scale_chunk(const float *src, int64_t n, float coef, float bias, float *dst,
-                               int stream)
+/* dst = fma(src, coef, bias) over one chunk, rounded to the gradient dtype `out`. */
+SWEEP_INLINE void scale_chunk(const float *src, int64_t n, float coef, float bias, void *dst,
+                              int stream, int out)
 {
     const vf vc = vf_set1(coef), vb = vf_set1(bias);
 #define NOTHING_AHEAD(j) (void)0
@@ -184,25 +301,54 @@ static inline void scale_chunk(const float *src, int64_t n, float coef, float bi
 #undef SCALE_TAIL
 }
 
-decl_row_scale_fn(FN(lsce_row_scale))
+SWEEP_INLINE void row_scale(const float *src, int64_t n, const float *coef, float bias, void *dst,
+                            int stream, int out)
 {
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
         const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
-        scale_chunk(src + begin, len, coef[begin / LSCE_CHUNK], bias, dst + begin, stream);
+        scale_chunk(src + begin, len, coef[begin / LSCE_CHUNK], bias,
+                    (char *)dst + (size_t)begin * elem_size(out), stream, out);
     }
 }
 
-decl_row_expscale_fn(FN(lsce_row_expscale))
+SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef, float bias,
+                               void *dst, int stream, int in, int out)
 {
     const vf vc = vf_set1(coef), vb = vf_set1(bias), s = vf_set1(shift);
-#define READ_AHEAD(j) prefetch_l1(x + (j) + EXPSCALE_AHEAD)
-#define EXPSCALE(j) vf_fma(vf_exp_neg(vf_sub(vf_load(x + (j)), s)), vc, vb)
-#define EXPSCALE_TAIL(j, m) vf_fma(vf_exp_neg(vf_sub(vf_load_tail(x + (j), m, shift), s)), vc, vb)
+#define READ_AHEAD(j) prefetch_l1((const char *)x + (size_t)(j) * elem_size(in) + EXPSCALE_AHEAD_BYTES)
+#define EXPSCALE(j) vf_fma(vf_exp_neg(vf_sub(load_vec(x, j, in), s)), vc, vb)
+#define EXPSCALE_TAIL(j, m) vf_fma(vf_exp_neg(vf_sub(load_tail(x, j, m, shift, in), s)), vc, vb)
     GRAD_LOOP(EXPSCALE, EXPSCALE_TAIL, READ_AHEAD);
 #undef READ_AHEAD
 #undef EXPSCALE
 #undef EXPSCALE_TAIL
 }
+
+/* The exported specialisations: one per logits dtype (find, stats, expscale × gradient dtype)
+ * and per gradient dtype (scale). */
+#define SWEEPS_OF_DTYPE(d, DT)                                                                     \
+    decl_row_find_fn(FN_D(lsce_row_find, d)) { return row_find(x, n, value, DT); }                 \
+    decl_row_stats_fn(FN_D(lsce_row_stats, d)) { row_stats(x, n, exp_out, chunks, DT); }           \
+    decl_row_scale_fn(FN_D(lsce_row_scale, d))                                                     \
+    {                                                                                              \
+        row_scale(src, n, coef, bias, dst, stream, DT);                                            \
+    }                                                                                              \
+    decl_row_expscale_fn(FN_DD(lsce_row_expscale, d, f32))                                         \
+    {                                                                                              \
+        row_expscale(x, n, shift, coef, bias, dst, stream, DT, DT_F32);                            \
+    }                                                                                              \
+    decl_row_expscale_fn(FN_DD(lsce_row_expscale, d, bf16))                                        \
+    {                                                                                              \
+        row_expscale(x, n, shift, coef, bias, dst, stream, DT, DT_BF16);                           \
+    }                                                                                              \
+    decl_row_expscale_fn(FN_DD(lsce_row_expscale, d, f16))                                         \
+    {                                                                                              \
+        row_expscale(x, n, shift, coef, bias, dst, stream, DT, DT_F16);                            \
+    }
+
+SWEEPS_OF_DTYPE(f32, DT_F32)
+SWEEPS_OF_DTYPE(bf16, DT_BF16)
+SWEEPS_OF_DTYPE(f16, DT_F16)
 
 decl_exp_fn(FN(lsce_exp))
 {

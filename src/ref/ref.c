@@ -36,27 +36,35 @@
 #include <math.h>
 #include <string.h>
 
+#include "../half.h"
 #include "../kernels.h"
 
-int64_t lsce_row_find_scalar(const float *x, int64_t n, float value)
+/* Storage: logits and gradients of any dtype are converted to fp32 on load (exactly) and rounded
+ * once to their dtype on store (nearest even, src/half.h). The dtype is a constant argument of
+ * these inline bodies: each exported kernel below is one specialisation. */
+
+static inline int64_t row_find(const void *x, int64_t n, float value, int dt)
 {
     for (int64_t c = 0; c < n; c++)
-        if (x[c] == value)
+        if (lsce_load_as_f32(x, dt, c) == value)
             return c;
     return n;
 }
 
-void lsce_row_stats_scalar(const float *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks)
+static inline void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
+                             int dt)
 {
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
         const int64_t end = n - begin < LSCE_CHUNK ? n : begin + LSCE_CHUNK;
-        float max = x[begin];
-        for (int64_t c = begin + 1; c < end; c++)
-            max = x[c] > max ? x[c] : max;
+        float max = lsce_load_as_f32(x, dt, begin);
+        for (int64_t c = begin + 1; c < end; c++) {
+            const float v = lsce_load_as_f32(x, dt, c);
+            max = v > max ? v : max;
+        }
         const float shift = max == -INFINITY ? 0.0f : max;
         double sum_exp = 0.0, sum_shift = 0.0;
         for (int64_t c = begin; c < end; c++) {
-            const float t = x[c] - shift;
+            const float t = lsce_load_as_f32(x, dt, c) - shift;
             const float e = expf(t);
             if (exp_out)
                 exp_out[c] = e;
@@ -67,21 +75,48 @@ void lsce_row_stats_scalar(const float *x, int64_t n, float *exp_out, lsce_chunk
     }
 }
 
-void lsce_row_scale_scalar(const float *src, int64_t n, const float *coef, float bias, float *dst,
-                           int stream)
+/* The scalar reference leaves the store policy (`stream`) to the hardware. */
+static inline void row_scale(const float *src, int64_t n, const float *coef, float bias,
+                             void *dst, int out)
 {
-    (void)stream; /* the scalar reference leaves the store policy to the hardware */
     for (int64_t c = 0; c < n; c++)
-        dst[c] = fmaf(src[c], coef[c / LSCE_CHUNK], bias);
+        lsce_store_from_f32(dst, out, c, fmaf(src[c], coef[c / LSCE_CHUNK], bias));
 }
 
-void lsce_row_expscale_scalar(const float *x, int64_t n, float shift, float coef, float bias,
-                              float *dst, int stream)
+static inline void row_expscale(const void *x, int64_t n, float shift, float coef, float bias,
+                                void *dst, int in, int out)
 {
-    (void)stream;
     for (int64_t c = 0; c < n; c++)
-        dst[c] = fmaf(expf(x[c] - shift), coef, bias);
+        lsce_store_from_f32(dst, out, c, fmaf(expf(lsce_load_as_f32(x, in, c) - shift), coef, bias));
 }
+
+#define REF_SWEEPS_OF_DTYPE(d, DT)                                                                 \
+    decl_row_find_fn(lsce_row_find_##d##_scalar) { return row_find(x, n, value, DT); }             \
+    decl_row_stats_fn(lsce_row_stats_##d##_scalar) { row_stats(x, n, exp_out, chunks, DT); }       \
+    decl_row_scale_fn(lsce_row_scale_##d##_scalar)                                                 \
+    {                                                                                              \
+        (void)stream;                                                                              \
+        row_scale(src, n, coef, bias, dst, DT);                                                    \
+    }                                                                                              \
+    decl_row_expscale_fn(lsce_row_expscale_##d##_f32_scalar)                                       \
+    {                                                                                              \
+        (void)stream;                                                                              \
+        row_expscale(x, n, shift, coef, bias, dst, DT, 0);                                         \
+    }                                                                                              \
+    decl_row_expscale_fn(lsce_row_expscale_##d##_bf16_scalar)                                      \
+    {                                                                                              \
+        (void)stream;                                                                              \
+        row_expscale(x, n, shift, coef, bias, dst, DT, 1);                                         \
+    }                                                                                              \
+    decl_row_expscale_fn(lsce_row_expscale_##d##_f16_scalar)                                       \
+    {                                                                                              \
+        (void)stream;                                                                              \
+        row_expscale(x, n, shift, coef, bias, dst, DT, 2);                                         \
+    }
+
+REF_SWEEPS_OF_DTYPE(f32, 0)
+REF_SWEEPS_OF_DTYPE(bf16, 1)
+REF_SWEEPS_OF_DTYPE(f16, 2)
 
 void lsce_exp_scalar(const float *in, int64_t n, float *out)
 {

@@ -1,11 +1,12 @@
-/* AVX2 + FMA vocabulary for the SIMD sweeps (src/sweeps_simd.h): 8 lanes, vmaskmov tails,
+/* AVX2 + FMA (+ F16C) vocabulary for the SIMD sweeps (src/sweeps_simd.h): 8 lanes, vmaskmov tails,
  * non-temporal stores. */
 #include <immintrin.h>
 #include <stdint.h>
 
 #define VARIANT avx2
 #define W 8
-#define STREAM_ALIGN 32
+#define HAVE_STREAM 1
+#define HAVE_HALF 1
 
 typedef __m256 vf;
 typedef __m256d vsum;
@@ -53,9 +54,43 @@ static inline double vsum_total(vsum acc)
     const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
-static inline void prefetch_l1(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
-static inline void prefetch_l2(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); }
+static inline void prefetch_l1(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+static inline void prefetch_l2(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); }
 static inline void store_fence(void) { _mm_sfence(); }
+
+/* 16-bit storage. bf16 → fp32 is a shift; fp32 → bf16 rounds to nearest even in integers (the
+ * bits of src/half.h), a NaN made quiet; fp16 both ways with F16C (nearest even, subnormals
+ * exact). */
+static inline vf vf_from_bf16(const uint16_t *p)
+{
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+static inline vf vf_from_f16(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+static inline __m128i bf16_bits(vf v)
+{
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_srli_epi32(
+        _mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    rounded = _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(rounded), _mm256_castsi256_ps(quiet), nan));
+    /* every lane is ≤ 0xffff: the unsigned saturating pack keeps it */
+    return _mm_packus_epi32(_mm256_castsi256_si128(rounded), _mm256_extracti128_si256(rounded, 1));
+}
+static inline __m128i f16_bits(vf v)
+{
+    return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+static inline void vf_to_bf16(uint16_t *p, vf v) { _mm_storeu_si128((__m128i *)p, bf16_bits(v)); }
+static inline void vf_to_f16(uint16_t *p, vf v) { _mm_storeu_si128((__m128i *)p, f16_bits(v)); }
+static inline void vf_stream_bf16(uint16_t *p, vf v) { _mm_stream_si128((__m128i *)p, bf16_bits(v)); }
+static inline void vf_stream_f16(uint16_t *p, vf v) { _mm_stream_si128((__m128i *)p, f16_bits(v)); }
 
 /* exp(t) for t ≤ 0 (or NaN): t = n·ln2 + r, |r| ≤ ln2/2 (two-constant Cody–Waite), exp(r) by a
  * degree-5 minimax polynomial (relative error 9.2e-8), times 2^n built in the exponent field

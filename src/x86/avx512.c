@@ -11,7 +11,8 @@
 #define VARIANT avx512
 #endif
 #define W 16
-#define STREAM_ALIGN 64
+#define HAVE_STREAM 1
+#define HAVE_HALF 1
 
 typedef __m512 vf;
 typedef __m512d vsum;
@@ -47,9 +48,40 @@ static inline vsum vsum_fold(vsum acc, vf v)
     return _mm512_add_pd(acc, _mm512_cvtps_pd(high));
 }
 static inline double vsum_total(vsum acc) { return _mm512_reduce_add_pd(acc); }
-static inline void prefetch_l1(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
-static inline void prefetch_l2(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); }
+static inline void prefetch_l1(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+static inline void prefetch_l2(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); }
 static inline void store_fence(void) { _mm_sfence(); }
+
+/* 16-bit storage. bf16 → fp32 is a shift; fp32 → bf16 rounds to nearest even in integers (the
+ * bits of src/half.h), a NaN made quiet; fp16 both ways with the F16C instructions (nearest even,
+ * subnormals exact). */
+static inline vf vf_from_bf16(const uint16_t *p)
+{
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+static inline vf vf_from_f16(const uint16_t *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+static inline __m256i bf16_bits(vf v)
+{
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_srli_epi32(
+        _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet));
+}
+static inline __m256i f16_bits(vf v)
+{
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+static inline void vf_to_bf16(uint16_t *p, vf v) { _mm256_storeu_si256((__m256i *)p, bf16_bits(v)); }
+static inline void vf_to_f16(uint16_t *p, vf v) { _mm256_storeu_si256((__m256i *)p, f16_bits(v)); }
+static inline void vf_stream_bf16(uint16_t *p, vf v) { _mm256_stream_si256((__m256i *)p, bf16_bits(v)); }
+static inline void vf_stream_f16(uint16_t *p, vf v) { _mm256_stream_si256((__m256i *)p, f16_bits(v)); }
 
 #if defined(LSCE_EXP_SLEEF)
 static inline vf vf_exp_neg(vf t) { return Sleef_expf16_u10avx512f(t); }

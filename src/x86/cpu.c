@@ -35,7 +35,7 @@ unsigned lsce_cpu_flags(void)
     const int avx2 = (ebx >> 5) & 1;
     const int avx512f = (ebx >> 16) & 1, avx512dq = (ebx >> 17) & 1;
     const int avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
-    if (avx2 && fma)
+    if (avx2 && fma && f16c) /* every AVX2 CPU has F16C; the variant converts fp16 with it */
         flags |= LSCE_CPU_AVX2;
     if ((flags & LSCE_CPU_AVX2) && zmm_saved && avx512f && avx512dq && avx512bw && avx512vl) {
         flags |= LSCE_CPU_AVX512;
