@@ -36,6 +36,7 @@
 #include <vector>
 
 extern "C" {
+#include "half.h"
 #include "internal.h"
 #include "kernels.h"
 #if defined(LSCE_BENCH_SLEEF)
@@ -78,7 +79,8 @@ uint64_t splitmix64(uint64_t &s)
 
 struct Workspace {
     int64_t rows = 0, vocab = 0;
-    FloatBuf logits, grad;
+    FloatBuf logits, grad; // grad: 4 B/element, room for every gradient dtype
+    std::vector<uint16_t> logits_bf16, logits_f16; // the logits rounded (nearest even), made on use
     std::vector<int64_t> targets;
     std::vector<float> row_lse;
 
@@ -88,6 +90,8 @@ struct Workspace {
             return;
         logits.reset();
         grad.reset();
+        logits_bf16.clear();
+        logits_f16.clear();
         const size_t count = static_cast<size_t>(n) * static_cast<size_t>(v);
         logits = alloc_floats(count);
         grad = alloc_floats(count);
@@ -112,6 +116,20 @@ struct Workspace {
         rows = n;
         vocab = v;
     }
+
+    // The logits stored as dtype (converted once per shape, outside the timing).
+    const void *logits_as(lsce_dtype dtype)
+    {
+        if (dtype == LSCE_DTYPE_F32)
+            return logits.get();
+        std::vector<uint16_t> &half = dtype == LSCE_DTYPE_BF16 ? logits_bf16 : logits_f16;
+        if (half.empty()) {
+            half.resize(static_cast<size_t>(rows * vocab));
+            for (size_t i = 0; i < half.size(); i++)
+                lsce_store_from_f32(half.data(), dtype, static_cast<int64_t>(i), logits[i]);
+        }
+        return half.data();
+    }
 };
 
 Workspace &workspace()
@@ -129,10 +147,25 @@ struct Shape {
     int64_t rows, vocab;
 };
 
+// Storage of logits → gradient. "f32" is the default pair; the others are issue 4's.
+struct Dtypes {
+    const char *name; // "f32", "bf16", "f16", "bf16-f32"
+    lsce_dtype logits, grad;
+    int64_t bytes_per_element() const // logits read + gradient written
+    {
+        return static_cast<int64_t>(lsce_dtype_size(logits) + lsce_dtype_size(grad));
+    }
+};
+const Dtypes f32_pair = {"f32", LSCE_DTYPE_F32, LSCE_DTYPE_F32};
+const Dtypes half_pairs[] = {{"bf16", LSCE_DTYPE_BF16, LSCE_DTYPE_BF16},
+                             {"f16", LSCE_DTYPE_F16, LSCE_DTYPE_F16},
+                             {"bf16-f32", LSCE_DTYPE_BF16, LSCE_DTYPE_F32}};
+
 struct Meta {
     Kind kind;
     std::string variant; // "scalar", "avx2", "avx512", "avx512_sleef"; "memcpy" for memcpy
     Shape shape;
+    Dtypes dtypes;
 };
 
 struct Sample {
@@ -159,14 +192,17 @@ struct Check {
 };
 std::map<std::string, Check> checks; // family name → last call's outputs
 
-std::string family_name(Kind kind, const std::string &variant, Shape s)
+std::string family_name(Kind kind, const std::string &variant, Shape s,
+                        const Dtypes &d = f32_pair)
 {
     const std::string shape = "rows:" + std::to_string(s.rows) + "/vocab:" +
                               std::to_string(s.vocab) + "/threads:1";
+    const std::string dtype = std::string("dtype:") + d.name + "/";
     switch (kind) {
-    case Kind::memcpy_: return "memcpy/" + shape;
-    case Kind::fwd_bwd: return "fwd_bwd/isa:" + variant + "/dtype:f32/" + shape;
-    case Kind::fwd: return "fwd/isa:" + variant + "/dtype:f32/" + shape;
+    case Kind::memcpy_: // the f32 baseline keeps issue 2's name; others say which bytes
+        return "memcpy/" + (std::strcmp(d.name, "f32") ? dtype : std::string()) + shape;
+    case Kind::fwd_bwd: return "fwd_bwd/isa:" + variant + "/" + dtype + shape;
+    case Kind::fwd: return "fwd/isa:" + variant + "/" + dtype + shape;
     }
     return {};
 }
@@ -221,33 +257,37 @@ void set_throughput(benchmark::State &st, Shape s, int64_t bytes_per_element)
     st.SetItemsProcessed(static_cast<int64_t>(st.iterations()) * elements);
 }
 
-void bench_memcpy(benchmark::State &st, Shape s)
+// A copy moving the bytes the kernel moves: half of them read, half written.
+void bench_memcpy(benchmark::State &st, Shape s, Dtypes d)
 {
     Workspace &w = workspace();
     w.ensure(s.rows, s.vocab);
-    const size_t bytes = static_cast<size_t>(s.rows * s.vocab) * sizeof(float);
+    const size_t bytes = static_cast<size_t>(s.rows * s.vocab * d.bytes_per_element() / 2);
     for (auto _ : st) {
         std::memcpy(w.grad.get(), w.logits.get(), bytes);
         benchmark::DoNotOptimize(w.grad.get());
         benchmark::ClobberMemory();
     }
-    set_throughput(st, s, 8);
+    set_throughput(st, s, d.bytes_per_element());
 }
 
 // table: NULL for a variant the library dispatches to (public entry points with opts.isa).
 void bench_fwd_bwd(benchmark::State &st, std::string family, lsce_isa isa,
-                   const lsce_kernels *table, Shape s, bool keep_grad)
+                   const lsce_kernels *table, Shape s, Dtypes d, bool keep_grad)
 {
     Workspace &w = workspace();
     w.ensure(s.rows, s.vocab);
-    const lsce_options o = bench_options(isa);
+    lsce_options o = bench_options(isa);
+    o.logits_dtype = d.logits;
+    o.grad_dtype = d.grad;
+    const void *logits = w.logits_as(d.logits);
     lsce_result res{};
     for (auto _ : st) {
         const lsce_status status =
-            table ? lsce_forward_backward_with(table, &o, s.rows, s.vocab, w.logits.get(),
-                                               s.vocab, w.targets.data(), nullptr, w.grad.get(),
-                                               s.vocab, nullptr, nullptr, &res)
-                  : lsce_forward_backward(&o, s.rows, s.vocab, w.logits.get(), s.vocab,
+            table ? lsce_forward_backward_with(table, &o, s.rows, s.vocab, logits, s.vocab,
+                                               w.targets.data(), nullptr, w.grad.get(), s.vocab,
+                                               nullptr, nullptr, &res)
+                  : lsce_forward_backward(&o, s.rows, s.vocab, logits, s.vocab,
                                           w.targets.data(), nullptr, w.grad.get(), s.vocab,
                                           nullptr, nullptr, &res);
         if (status != LSCE_OK) {
@@ -257,12 +297,15 @@ void bench_fwd_bwd(benchmark::State &st, std::string family, lsce_isa isa,
         benchmark::DoNotOptimize(res);
         benchmark::ClobberMemory();
     }
-    set_throughput(st, s, 8);
+    set_throughput(st, s, d.bytes_per_element());
     Check &c = checks[family];
     c.loss = res.loss;
     c.n_correct = res.n_correct;
-    if (keep_grad)
-        c.grad.assign(w.grad.get(), w.grad.get() + s.rows * s.vocab);
+    if (keep_grad) { // upcast exactly, whatever the gradient dtype
+        c.grad.resize(static_cast<size_t>(s.rows * s.vocab));
+        for (int64_t i = 0; i < s.rows * s.vocab; i++)
+            c.grad[static_cast<size_t>(i)] = lsce_load_as_f32(w.grad.get(), d.grad, i);
+    }
 }
 
 void bench_fwd(benchmark::State &st, std::string family, lsce_isa isa, Shape s)
@@ -288,15 +331,16 @@ void bench_fwd(benchmark::State &st, std::string family, lsce_isa isa, Shape s)
 }
 
 template <class Fn>
-void add(Kind kind, const std::string &variant, Shape s, bool once, Fn fn)
+void add(Kind kind, const std::string &variant, Shape s, bool once, Fn fn,
+         const Dtypes &d = f32_pair)
 {
-    const std::string name = family_name(kind, variant, s);
+    const std::string name = family_name(kind, variant, s, d);
     auto *b = benchmark::RegisterBenchmark(name.c_str(), fn);
     b->Unit(benchmark::kMillisecond)->UseRealTime();
     if (once)
         b->Iterations(1);
     registered.push_back(name);
-    metas[name] = Meta{kind, variant, s};
+    metas[name] = Meta{kind, variant, s, d};
 }
 
 void register_all(const std::vector<Shape> &shape_list, bool smoke)
@@ -321,14 +365,29 @@ void register_all(const std::vector<Shape> &shape_list, bool smoke)
 
     for (const Shape s : shape_list) {
         shapes.push_back(s);
-        add(Kind::memcpy_, "memcpy", s, smoke, [s](benchmark::State &st) { bench_memcpy(st, s); });
+        add(Kind::memcpy_, "memcpy", s, smoke,
+            [s](benchmark::State &st) { bench_memcpy(st, s, f32_pair); });
         for (const V &v : vs) {
             // The scalar reference takes ~1 s per 4096×32000 call: one timed call is enough.
             const bool once = smoke || (v.isa == LSCE_ISA_SCALAR && !v.table);
             const std::string fam = family_name(Kind::fwd_bwd, v.name, s);
             add(Kind::fwd_bwd, v.name, s, once, [=](benchmark::State &st) {
-                bench_fwd_bwd(st, fam, v.isa, v.table, s, smoke);
+                bench_fwd_bwd(st, fam, v.isa, v.table, s, f32_pair, smoke);
             });
+        }
+        // 16-bit storage (issue 4): the library's own SIMD variants (scalar only in smoke mode,
+        // as the reference of the checks), each against a copy of the same bytes.
+        for (const Dtypes &d : half_pairs) {
+            add(Kind::memcpy_, "memcpy", s, smoke,
+                [s, d](benchmark::State &st) { bench_memcpy(st, s, d); }, d);
+            for (const V &v : vs) {
+                if (v.table || (v.isa == LSCE_ISA_SCALAR && !smoke))
+                    continue;
+                const std::string fam = family_name(Kind::fwd_bwd, v.name, s, d);
+                add(Kind::fwd_bwd, v.name, s, smoke, [=](benchmark::State &st) {
+                    bench_fwd_bwd(st, fam, v.isa, nullptr, s, d, smoke);
+                }, d);
+            }
         }
         for (const V &v : vs) {
             if (v.table) // forward has no explicit-table entry point: the SLEEF variant is fused only
@@ -474,6 +533,40 @@ void print_ratios(FILE *out)
     std::fprintf(out, "\n");
 }
 
+// Issue 4's table: each 16-bit pair against a copy of the same bytes and against the same
+// variant's fp32 element rate.
+void print_dtype_ratios(FILE *out)
+{
+    bool any = false;
+    for (const auto &kv : metas)
+        any |= kv.second.kind == Kind::fwd_bwd && std::strcmp(kv.second.dtypes.name, "f32") &&
+               measured.count(kv.first);
+    if (!any)
+        return;
+    std::fprintf(out, "| shape (rows×vocab) | variant | dtype | B/element | fwd_bwd ms | GB/s | "
+                      "/ memcpy (same bytes) | Gelem/s | elements/s ÷ f32 |\n");
+    std::fprintf(out, "|---|---|---|--:|--:|--:|--:|--:|--:|\n");
+    for (const Shape s : shapes)
+        for (const std::string &v : variants)
+            for (const Dtypes &d : half_pairs) {
+                Sample fb{}, mc{}, f32{};
+                if (!result_of(family_name(Kind::fwd_bwd, v, s, d), fb))
+                    continue;
+                const bool have_mc = result_of(family_name(Kind::memcpy_, "memcpy", s, d), mc);
+                const bool have_f32 = result_of(family_name(Kind::fwd_bwd, v, s), f32);
+                std::fprintf(out, "| %lld×%lld | %s | %s | %lld | %s | %s | %s | %s | %s |\n",
+                             (long long)s.rows, (long long)s.vocab, v.c_str(), d.name,
+                             (long long)d.bytes_per_element(), fmt_ms(fb.real_ms).c_str(),
+                             fmt("%.2f", fb.bytes_per_second / 1e9).c_str(),
+                             have_mc ? fmt("%.2f", fb.bytes_per_second / mc.bytes_per_second).c_str()
+                                     : "–",
+                             fmt("%.2f", fb.items_per_second / 1e9).c_str(),
+                             have_f32 ? fmt("%.2f", fb.items_per_second / f32.items_per_second).c_str()
+                                      : "–");
+            }
+    std::fprintf(out, "\n");
+}
+
 // Every variant's loss (and n_correct) against scalar's for the same shape and pass; in smoke
 // mode also every gradient element against scalar's (README "Accuracy": ≤ 4e-6 · row max |grad|).
 int check_results(FILE *out)
@@ -483,7 +576,7 @@ int check_results(FILE *out)
         const Meta &m = metas[name];
         if (m.kind == Kind::memcpy_ || m.variant == "scalar" || !checks.count(name))
             continue;
-        const std::string ref_name = family_name(m.kind, "scalar", m.shape);
+        const std::string ref_name = family_name(m.kind, "scalar", m.shape, m.dtypes);
         if (!checks.count(ref_name))
             continue;
         const Check &c = checks[name], &ref = checks[ref_name];
@@ -499,12 +592,20 @@ int check_results(FILE *out)
         if (!c.grad.empty() && c.grad.size() == ref.grad.size()) {
             const int64_t V = m.shape.vocab;
             for (int64_t r = 0; r < m.shape.rows; r++) {
-                double row_max = 0, diff = 0;
-                for (int64_t j = 0; j < V; j++) {
+                // fp32 results that differ in their last bits may round to neighbouring 16-bit
+                // values: one ulp of the output dtype (≤ 2^−7 |g| bf16, 2^−10 |g| fp16) more.
+                const double ulp = m.dtypes.grad == LSCE_DTYPE_BF16  ? 0x1p-7
+                                   : m.dtypes.grad == LSCE_DTYPE_F16 ? 0x1p-10
+                                                                     : 0.0;
+                double row_max = 0, excess = 0;
+                for (int64_t j = 0; j < V; j++)
                     row_max = std::max(row_max, std::fabs((double)ref.grad[r * V + j]));
-                    diff = std::max(diff,
-                                    std::fabs((double)c.grad[r * V + j] - ref.grad[r * V + j]));
+                for (int64_t j = 0; j < V; j++) {
+                    const double want = ref.grad[r * V + j];
+                    const double diff = std::fabs((double)c.grad[r * V + j] - want);
+                    excess = std::max(excess, diff - ulp * std::fabs(want) - 0x1p-24);
                 }
+                const double diff = excess;
                 if (!(diff <= 4e-6 * row_max)) {
                     std::fprintf(out, "CHECK FAILED %s: row %" PRId64 " gradient differs from scalar "
                                       "by %.3g (row max |grad| %.3g)\n",
@@ -587,5 +688,6 @@ int main(int argc, char **argv)
     benchmark::Shutdown();
 
     print_ratios(info);
+    print_dtype_ratios(info);
     return check_results(info);
 }

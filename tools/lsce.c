@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "half.h" /* the library's rounding specification, header-only */
 #include "demo.h"
 #include "lsce.h"
 #include "npy.h"
@@ -28,7 +29,8 @@ static void print_usage(FILE *out)
         "  --version              the version\n"
         "\n"
         "run options:\n"
-        "  --logits PATH          logits: .npy '<f4', 2-D (N, V), C order (required)\n"
+        "  --logits PATH          logits: .npy '<f4' or '<f2' (fp16), 2-D (N, V), C order\n"
+        "                         (required)\n"
         "  --targets PATH         class ids: .npy '<i8' or '<i4', 1-D (N,) (required)\n"
         "  --smoothing E          label smoothing in [0, 1] (default 0)\n"
         "  --convention C         uniform (PyTorch), others (fairseq, Megatron) or seed\n"
@@ -38,9 +40,15 @@ static void print_usage(FILE *out)
         "  --reduction R          mean, sum or none (default mean)\n"
         "  --isa NAME             auto, scalar, avx2, avx512 or neon (default auto: the LSCE_ISA\n"
         "                         environment variable, else the best this CPU runs)\n"
-        "  --grad-out PATH        write the gradient: .npy '<f4' (N, V)\n"
+        "  --dtype D              f32, bf16 or f16: the logits' storage; '<f4' logits are\n"
+        "                         rounded to it (nearest even); '<f2' files are f16 (default\n"
+        "                         f32, or f16 for '<f2')\n"
+        "  --grad-dtype D         f32, bf16 or f16: the gradient's storage (default: --dtype)\n"
+        "  --grad-out PATH        write the gradient: .npy (N, V), '<f2' for f16, else '<f4'\n"
+        "                         (a bf16 gradient upcast exactly)\n"
         "  --loss-out PATH        write the per-row losses: .npy '<f4' (N,), 0 for ignored rows\n"
-        "  --in-place             compute the gradient over the logits buffer (same result)\n"
+        "  --in-place             compute the gradient over the logits buffer (same result;\n"
+        "                         needs equal dtypes)\n"
         "  Options take their value as the next argument or after '=' (--smoothing=0.1).\n"
         "\n"
         "run prints one JSON object on one line of stdout:\n"
@@ -85,6 +93,7 @@ static int cmd_info(void)
 typedef struct run_args {
     const char *logits_path, *targets_path, *grad_path, *loss_path;
     int in_place;
+    int dtype_given, grad_dtype_given; /* --dtype / --grad-dtype seen */
     lsce_options opts;
 } run_args;
 
@@ -137,6 +146,7 @@ static int parse_run_option(int argc, char **argv, int *i, run_args *a)
 {
     static const char *const conventions[] = {"uniform", "others", "seed"};
     static const char *const reductions[] = {"mean", "sum", "none"};
+    static const char *const dtypes[] = {"f32", "bf16", "f16"}; /* lsce_dtype's order */
     const struct {
         const char *option;
         const char **path;
@@ -174,6 +184,20 @@ static int parse_run_option(int argc, char **argv, int *i, run_args *a)
     if ((found = choice_option(argc, argv, i, "--reduction", reductions, 3, &choice)) != 0) {
         if (found > 0)
             a->opts.reduction = (lsce_reduction)choice;
+        return found < 0 ? -1 : 0;
+    }
+    if ((found = choice_option(argc, argv, i, "--dtype", dtypes, 3, &choice)) != 0) {
+        if (found > 0) {
+            a->opts.logits_dtype = (lsce_dtype)choice;
+            a->dtype_given = 1;
+        }
+        return found < 0 ? -1 : 0;
+    }
+    if ((found = choice_option(argc, argv, i, "--grad-dtype", dtypes, 3, &choice)) != 0) {
+        if (found > 0) {
+            a->opts.grad_dtype = (lsce_dtype)choice;
+            a->grad_dtype_given = 1;
+        }
         return found < 0 ? -1 : 0;
     }
     cli_error("run: %s '%s' (see lsce --help)",
@@ -221,7 +245,7 @@ static int load_batch(const run_args *a, batch *b)
     npy_error err;
     npy_array targets;
     memset(b, 0, sizeof *b);
-    if (npy_load(a->logits_path, NPY_F32, 2, &b->logits, &err) != 0) {
+    if (npy_load(a->logits_path, NPY_F32 | NPY_F16, 2, &b->logits, &err) != 0) {
         cli_error("%s", err.text);
         return -1;
     }
@@ -258,7 +282,7 @@ static int load_batch(const run_args *a, batch *b)
 }
 
 /* Writes the requested files: all are staged first, then renamed into place. */
-static int write_outputs(const run_args *a, const batch *b, const float *grad,
+static int write_outputs(const run_args *a, const batch *b, const void *grad, npy_dtype grad_dtype,
                          const float *row_loss)
 {
     npy_output grad_out = {NULL, NULL}, loss_out = {NULL, NULL};
@@ -266,7 +290,7 @@ static int write_outputs(const run_args *a, const batch *b, const float *grad,
     const int64_t grad_shape[2] = {b->rows, b->vocab};
     int st = 0;
     if (a->grad_path)
-        st = npy_stage(&grad_out, a->grad_path, NPY_F32, 2, grad_shape, grad, &err);
+        st = npy_stage(&grad_out, a->grad_path, grad_dtype, 2, grad_shape, grad, &err);
     if (st == 0 && a->loss_path)
         st = npy_stage(&loss_out, a->loss_path, NPY_F32, 1, &b->rows, row_loss, &err);
     if (st == 0 && a->grad_path)
@@ -304,22 +328,64 @@ static void print_result_json(const lsce_result *res, const char *isa)
     printf(", \"isa\": \"%s\"}\n", isa);
 }
 
+/* Settles the storage dtypes: '<f2' logits are fp16 as they are; '<f4' logits are rounded to
+ * --dtype (nearest even) in their own buffer. The gradient's dtype defaults to the logits'. */
+static int settle_dtypes(run_args *a, batch *b)
+{
+    const int64_t n = b->rows * b->vocab; /* the file's size bounded it */
+    if (b->logits.dtype == NPY_F16) {
+        if (a->dtype_given && a->opts.logits_dtype != LSCE_DTYPE_F16)
+            return cli_error("--dtype: %s holds fp16 ('<f2') logits", a->logits_path);
+        a->opts.logits_dtype = LSCE_DTYPE_F16;
+    } else if (a->opts.logits_dtype != LSCE_DTYPE_F32) {
+        const float *wide = b->logits.data;
+        uint16_t *narrow = b->logits.data; /* element i moves from byte 4i to 2i: never ahead */
+        for (int64_t i = 0; i < n; i++)
+            lsce_store_from_f32(narrow, (int)a->opts.logits_dtype, i, wide[i]);
+    }
+    if (!a->grad_dtype_given)
+        a->opts.grad_dtype = a->opts.logits_dtype;
+    if (a->in_place && a->opts.grad_dtype != a->opts.logits_dtype)
+        return cli_error("--in-place needs --grad-dtype equal to the logits dtype");
+    return 0;
+}
+
+/* The gradient as written to --grad-out: fp32 and fp16 as computed, bf16 upcast exactly to fp32.
+ * *owned is set when a new buffer was made. */
+static const void *grad_for_file(const lsce_options *o, const void *grad, int64_t n,
+                                 npy_dtype *dtype, void **owned)
+{
+    *owned = NULL;
+    *dtype = o->grad_dtype == LSCE_DTYPE_F16 ? NPY_F16 : NPY_F32;
+    if (o->grad_dtype != LSCE_DTYPE_BF16)
+        return grad;
+    float *wide = malloc(n ? (size_t)n * sizeof(float) : 1);
+    if (!wide)
+        return NULL;
+    for (int64_t i = 0; i < n; i++)
+        wide[i] = lsce_load_as_f32(grad, LSCE_DTYPE_BF16, i);
+    *owned = wide;
+    return wide;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_args a;
     batch b;
     if (parse_run_args(argc, argv, &a) != 0 || load_batch(&a, &b) != 0)
         return CLI_EXIT_FAILURE;
+    int failed = settle_dtypes(&a, &b) != 0;
 
     /* Without --grad-out the gradient is not kept: computing it over the logits (which are not
-     * needed afterwards) saves a second N x V buffer. */
-    float *logits = b.logits.data;
-    float *grad = logits;
+     * needed afterwards) saves a second N x V buffer, when the dtypes allow. */
+    const int64_t n = b.rows * b.vocab;
+    void *logits = b.logits.data;
+    void *grad = logits;
     float *row_loss = NULL;
-    int failed = 0;
-    if (!a.in_place && a.grad_path &&
-        !(grad = malloc(b.logits.data_bytes ? b.logits.data_bytes : 1)))
-        failed = cli_error("out of memory for the gradient (%zu bytes)", b.logits.data_bytes);
+    const size_t grad_bytes = (size_t)n * lsce_dtype_size((int)a.opts.grad_dtype);
+    const int own_grad = !a.in_place && (a.grad_path || a.opts.grad_dtype != a.opts.logits_dtype);
+    if (!failed && own_grad && !(grad = malloc(grad_bytes ? grad_bytes : 1)))
+        failed = cli_error("out of memory for the gradient (%zu bytes)", grad_bytes);
     if (!failed && a.loss_path &&
         !(row_loss = malloc(b.rows ? (size_t)b.rows * sizeof(float) : 1)))
         failed = cli_error("out of memory for the row losses");
@@ -334,11 +400,18 @@ static int cmd_run(int argc, char **argv)
         if (st != LSCE_OK)
             failed = cli_error("%s", lsce_strerror(st));
     }
-    if (!failed && write_outputs(&a, &b, grad, row_loss) != 0)
+    void *grad_upcast = NULL;
+    npy_dtype grad_file_dtype = NPY_F32;
+    const void *grad_file = grad;
+    if (!failed && a.grad_path &&
+        !(grad_file = grad_for_file(&a.opts, grad, n, &grad_file_dtype, &grad_upcast)))
+        failed = cli_error("out of memory for the gradient file");
+    if (!failed && write_outputs(&a, &b, grad_file, grad_file_dtype, row_loss) != 0)
         failed = 1;
     if (!failed)
         print_result_json(&res, isa);
 
+    free(grad_upcast);
     if (grad != logits)
         free(grad);
     free(row_loss);

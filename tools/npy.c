@@ -24,6 +24,7 @@ static const struct {
     {NPY_F32, "<f4", 4},
     {NPY_I32, "<i4", 4},
     {NPY_I64, "<i8", 8},
+    {NPY_F16, "<f2", 2},
 };
 #define NPY_DTYPE_COUNT (sizeof npy_dtypes / sizeof npy_dtypes[0])
 

@@ -19,7 +19,8 @@
 typedef enum npy_dtype {
     NPY_F32 = 1u << 0, /* '<f4' */
     NPY_I32 = 1u << 1, /* '<i4' */
-    NPY_I64 = 1u << 2  /* '<i8' */
+    NPY_I64 = 1u << 2, /* '<i8' */
+    NPY_F16 = 1u << 3  /* '<f2' */
 } npy_dtype;
 
 /* A one-line message (no trailing newline) describing why a call failed. */

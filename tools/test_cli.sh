@@ -155,6 +155,27 @@ done
     >/dev/null 2>stderr
 report "--in-place writes the same gradient bytes" $(cmp -s out_of_place.npy in_place.npy || echo differ)
 
+# 16-bit storage: --dtype rounds '<f4' logits; the gradient file is '<f2' for f16, '<f4' else.
+for dtype in bf16 f16; do
+    expect_success "--dtype $dtype" 6 --logits logits.npy --targets targets.npy --dtype "$dtype" \
+        --smoothing 0.1
+done
+"$LSCE" run --logits logits.npy --targets targets.npy --dtype f16 --grad-out g16.npy >/dev/null 2>stderr
+problems=()
+[[ $(stat -c %s g16.npy) -eq $((128 + 8 * 50 * 2)) ]] || problems+=("g16.npy: $(stat -c %s g16.npy) bytes")
+grep -q "'descr': '<f2'" g16.npy || problems+=("g16.npy is not '<f2'")
+report "--dtype f16 writes an fp16 gradient file" "${problems[@]}"
+expect_success "'<f2' logits are read as fp16" 6 --logits g16.npy --targets targets.npy
+"$LSCE" run --logits logits.npy --targets targets.npy --dtype bf16 --grad-out gb.npy >/dev/null 2>&1
+"$LSCE" run --logits logits.npy --targets targets.npy --dtype bf16 --grad-out gb_in_place.npy \
+    --in-place >/dev/null 2>stderr
+report "--dtype bf16 --in-place writes the same gradient bytes" \
+    $(cmp -s gb.npy gb_in_place.npy || echo differ)
+expect_failure "--in-place with another --grad-dtype" --logits logits.npy --targets targets.npy \
+    --dtype bf16 --grad-dtype f32 --in-place
+expect_failure "--dtype bf16 for '<f2' logits" --logits g16.npy --targets targets.npy --dtype bf16
+expect_failure "--dtype f64" --logits logits.npy --targets targets.npy --dtype f64
+
 "$LSCE" run --logits logits.npy --targets targets_i4.npy --smoothing 0.1 >stdout 2>stderr
 report "'<i4' targets give the same result as '<i8'" $(cmp -s stdout baseline.json || echo "$(cat stdout)")
 
