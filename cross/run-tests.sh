@@ -127,11 +127,14 @@ aarch64_sysroot() {
         dpkg-deb -x "$deb" "$sysroot"
     done
     rm -rf "$debs"
-    local libdir=$sysroot/usr/lib/aarch64-linux-gnu
+    # Some of the packages (zlib1g, libcom-err2, libkeyutils1) still install into /lib. DT_RPATH,
+    # not DT_RUNPATH: only the former also applies to the dependencies of libcriterion.so.
+    local libdir=$sysroot/usr/lib/aarch64-linux-gnu base_libdir=$sysroot/lib/aarch64-linux-gnu
     cat >"$root/build-cross-aarch64/sysroot.ini" <<EOF
 # Written by cross/run-tests.sh: the arm64 Criterion sysroot, on top of cross/aarch64-linux.ini.
 [built-in options]
-c_link_args = ['-Wl,-rpath,$libdir', '-Wl,-rpath-link,$libdir']
+c_link_args = ['-Wl,--disable-new-dtags', '-Wl,-rpath,$libdir:$base_libdir',
+               '-Wl,-rpath-link,$libdir:$base_libdir']
 
 [properties]
 pkg_config_libdir = ['$libdir/pkgconfig']

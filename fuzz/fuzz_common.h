@@ -62,12 +62,12 @@ __attribute__((format(printf, 1, 2), noreturn)) static inline void fuzz_fail(con
     abort();
 }
 
-/* n floats (n may be 0), allocated to exactly that extent: ASan reports any access past it. */
-static inline float *fuzz_alloc_floats(size_t n)
+/* n bytes (n may be 0), allocated to exactly that extent: ASan reports any access past it. */
+static inline void *fuzz_alloc(size_t n)
 {
-    float *p = malloc(n ? n * sizeof(float) : 1);
+    void *p = malloc(n ? n : 1);
     if (!p)
-        fuzz_fail("out of memory for %zu floats", n);
+        fuzz_fail("out of memory for %zu bytes", n);
     return p;
 }
 

@@ -1,28 +1,30 @@
 /*
  * libFuzzer target: differential fuzzing of every variant this CPU runs, on every entry point,
  * against the double-precision oracle of the tests (tests/oracle.c, written independently of
- * src/) within the accuracy lsce.h documents (tests/bounds.h), and of the variants against each
- * other where lsce.h promises identical bits. Any disagreement aborts (libFuzzer keeps the input).
+ * src/) within the accuracy lsce.h documents (tests/bounds.h), and of the calls against each other
+ * where lsce.h promises identical bits. Any disagreement aborts (libFuzzer keeps the input).
  *
  * The fuzzer's bytes choose the shape (rows, V across the 4096-element chunk boundary, padded
- * strides), the options (smoothing, convention, kl, ignore_index, reduction), grad_output, which
- * optional outputs are passed, at most one defect (an invalid option, dtype, variant, target,
- * stride or an aliased gradient) and every logit: NaN, ±inf, ±0, subnormals, ±1e30, 1e-30, FLT_MAX,
- * repeats of the previous value (ties) and raw bit patterns. Bytes that run out read as 0; logits
- * beyond the input come from a generator seeded by the input, so that short inputs still fill
- * large rows.
+ * strides), the storage dtypes (f32, bf16, f16 for the logits and the gradient), the options
+ * (smoothing, convention, kl, ignore_index, reduction), grad_output, which optional outputs are
+ * passed, at most one defect (an invalid option, dtype, variant, target, stride, or an aliased
+ * gradient) and every logit: NaN, ±inf, ±0, subnormals, ±1e30, 1e-30, ±FLT_MAX, repeats of the
+ * previous value (ties) and raw bit patterns. Bytes that run out read as 0; logits beyond the
+ * input come from a generator seeded by the input, so short inputs still fill long rows.
  *
  * Checked on every call:
  *   - a defect gives its status and leaves every output byte and the result untouched;
- *   - otherwise: row_loss, row_lse, the gradient and the result against the oracle (a NaN where it
- *     must be NaN, the same infinity where it must be infinite); n_tokens and n_correct exactly;
- *   - the inputs are not modified; the padding between gradient rows is not written; ASan
- *     catches any access past the extent of a buffer (each is allocated to its exact extent);
- *   - in place equals out of place bit for bit; forward equals the fused call bit for bit.
+ *   - otherwise row_loss, row_lse, the gradient and the result against the oracle, which sees the
+ *     logits exactly as stored (16-bit values widened); a NaN where it must be NaN, the same
+ *     infinity where it must be infinite; n_tokens and n_correct exactly;
+ *   - the inputs are not modified and the padding between gradient rows is not written; every
+ *     buffer is allocated to its exact extent, so ASan reports any access past it;
+ *   - in place equals out of place bit for bit, forward equals the fused call bit for bit.
+ * A 16-bit gradient is the fp32 one rounded once (src/half.h): its tolerance adds that rounding.
  *
- * Input layout (byte offsets; see decode_case):
- *   0 rows (% 9)  1-2 V  3 paddings  4 options  5 smoothing  6 ignore_index / grad_output
- *   7 optional outputs  8 defect  9 logit scale  then one byte per target, then the logits.
+ * Input layout (byte offsets; see decode_case): 0 rows (% 9), 1-2 V, 3 paddings, 4 options,
+ * 5 smoothing, 6 ignore_index and grad_output, 7 optional outputs, 8 defect, 9 logit scale,
+ * 10 dtypes, then one byte per target, then the logits (decode_logit).
  */
 #include <float.h>
 #include <math.h>
@@ -37,7 +39,7 @@
 #include "oracle.h"
 
 #define MAX_ROWS 8
-#define PATTERN 0xA5 /* what every output byte holds before a call */
+#define PATTERN 0xA5 /* every output byte holds this before a call */
 
 typedef enum entry {
     E_FUSED,
@@ -52,31 +54,94 @@ static const char *const entry_names[E_COUNT] = {"fused", "fused in place", "for
 
 typedef enum defect {
     D_NONE,
-    D_CONVENTION,   /* convention 3 */
-    D_REDUCTION,    /* reduction −1 */
-    D_KL,           /* kl 2 */
-    D_SMOOTHING,    /* NaN, −tiny or 1 + tiny */
-    D_DTYPE,        /* logits bf16 */
-    D_ISA,          /* a variant value that does not exist */
-    D_TARGET,       /* one target outside [0, V) that is not ignore_index */
-    D_OBJECTIVE,    /* z_loss = NaN: outside the domain even once the option is implemented */
-    D_STRIDE,       /* logits stride < V */
-    D_ALIAS,        /* gradient one element into the logits */
+    D_CONVENTION, /* convention 3 */
+    D_REDUCTION,  /* reduction −1 */
+    D_KL,         /* kl 2 */
+    D_SMOOTHING,  /* NaN, −tiny or 1 + tiny */
+    D_DTYPE,      /* a dtype value that does not exist */
+    D_ISA,        /* a variant value that does not exist */
+    D_TARGET,     /* one target outside [0, V) that is not ignore_index */
+    D_OBJECTIVE,  /* z_loss = NaN: outside its domain even once the option is implemented */
+    D_STRIDE,     /* logits stride < V */
+    D_ALIAS,      /* out-of-place gradient one element into the logits */
     D_COUNT
 } defect;
 
+/* ---- 16-bit storage, written here independently of src/half.h --------------------------- */
+
+static size_t dtype_size(lsce_dtype dt) { return dt == LSCE_DTYPE_F32 ? 4 : 2; }
+
+static float f16_value(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 0x3ff;
+    const float v = e == 31 ? (m ? NAN : INFINITY)
+                    : e == 0 ? ldexpf((float)m, -24)
+                             : ldexpf((float)(1024 + m), e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+/* Element i of a row of dtype dt, as fp32. */
+static float element(const void *row, lsce_dtype dt, int64_t i)
+{
+    if (dt == LSCE_DTYPE_F32)
+        return ((const float *)row)[i];
+    const uint16_t h = ((const uint16_t *)row)[i];
+    if (dt == LSCE_DTYPE_F16)
+        return f16_value(h);
+    const uint32_t bits = (uint32_t)h << 16;
+    float v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* Stores v as dtype dt (truncating: any 16-bit pattern is a valid input). */
+static void store_element(void *row, lsce_dtype dt, int64_t i, float v)
+{
+    if (dt == LSCE_DTYPE_F32) {
+        ((float *)row)[i] = v;
+        return;
+    }
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    uint16_t h = (uint16_t)(bits >> 16);
+    if (dt == LSCE_DTYPE_F16) {
+        const uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
+        const float a = fabsf(v);
+        if (isnan(v))
+            h = sign | 0x7e00u;
+        else if (a >= 65536.0f)
+            h = sign | 0x7c00u;
+        else if (a >= 0x1p-14f) /* normal: exponent and the top 10 mantissa bits */
+            h = (uint16_t)(sign | (((bits >> 23 & 0xffu) - 112u) << 10) | ((bits >> 13) & 0x3ffu));
+        else /* subnormal or 0: units of 2^−24 */
+            h = (uint16_t)(sign | (uint16_t)ldexpf(a, 24));
+    } else if (isnan(v)) {
+        h |= 0x0040u; /* a NaN whose payload was only in the dropped half stays a NaN */
+    }
+    ((uint16_t *)row)[i] = h;
+}
+
+/* Rounding of one fp32 value to dt: relative (u) and absolute (below the subnormals) parts. */
+static double rounding_rel(lsce_dtype dt)
+{
+    return dt == LSCE_DTYPE_F32 ? 0.0 : dt == LSCE_DTYPE_BF16 ? 0x1p-8 : 0x1p-11;
+}
+static double rounding_abs(lsce_dtype dt) { return dt == LSCE_DTYPE_F16 ? 0x1p-25 : 0.0; }
+
+/* ---- the call a fuzz input describes --------------------------------------------------------- */
+
 typedef struct fuzz_case {
     int64_t rows, V, ls, gs; /* logits and (out-of-place) gradient strides */
-    lsce_options o;
-    int64_t y[MAX_ROWS + 1];
-    float go[MAX_ROWS + 1];
+    lsce_dtype in_dt, out_dt;
+    lsce_options o;          /* valid; run_entry applies the defect */
+    int64_t y[MAX_ROWS];
+    float go[MAX_ROWS];
     int pass_go, pass_row_loss, pass_row_lse, pass_result;
     defect defect;
-    float *x;        /* exactly the logits extent; the padding between rows is NaN */
-    size_t x_floats; /* (rows − 1)·ls + V, or 0 */
+    void *x;          /* exactly the logits extent, (rows − 1)·ls + V elements of in_dt */
+    float *xf;        /* the same elements as fp32 (the padding between rows is NaN) */
+    size_t x_count;
 } fuzz_case;
-
-/* ---- decoding ----------------------------------------------------------------------------- */
 
 static const double smoothing_values[8] = {0.0, 0.1, 1.0, 0.5, 1e-7, 1.0 - 1e-7, 0.9999, 0.25};
 
@@ -114,13 +179,12 @@ static float decode_logit(fuzz_bytes *in, float prev, float scale, uint64_t *rng
     }
 }
 
-/* V: mostly small; with the top bit, near a multiple of the chunk (4096) or of a vector. */
+/* V: mostly small; with the top bit, near the chunk size (4096) or twice it. */
 static int64_t decode_vocab(unsigned v)
 {
     if (!(v & 0x8000))
         return 1 + (int64_t)(v % 300);
-    const int64_t base = (v & 0x4000) ? 8192 : 4096;
-    return base - 40 + (int64_t)(v % 80);
+    return ((v & 0x4000) ? 8192 : 4096) - 40 + (int64_t)(v % 80);
 }
 
 static void decode_case(const uint8_t *data, size_t size, fuzz_case *c)
@@ -151,26 +215,31 @@ static void decode_case(const uint8_t *data, size_t size, fuzz_case *c)
     const unsigned d = fuzz_take(&in);
     c->defect = d < 0xA0 ? D_NONE : (defect)(1 + (d - 0xA0) % (D_COUNT - 1));
     const float scale = (float)(1u << (fuzz_take(&in) % 12)) / 8.0f; /* 1/8 .. 256 */
+    const unsigned dts = fuzz_take(&in);
+    c->in_dt = (lsce_dtype)(dts % 3);
+    c->out_dt = (lsce_dtype)((dts / 3) % 3);
+    c->o.logits_dtype = c->in_dt;
+    c->o.grad_dtype = c->out_dt;
 
     const float go_values[8] = {1.0f, -2.5f, 0.0f, 1e-3f, 3e4f, -1.0f, 0.5f, 7.0f};
-    uint64_t rng = fuzz_hash(data, size);
     for (int64_t r = 0; r < c->rows; r++) {
         const unsigned t = fuzz_take(&in);
         c->y[r] = (t & 0xC0) == 0xC0 ? c->o.ignore_index : (int64_t)(t % (unsigned)c->V);
-        if ((t & 0xC0) == 0x80 && c->V > 1) /* a class far from 0 */
+        if ((t & 0xC0) == 0x80) /* a class far from 0 */
             c->y[r] = c->V - 1 - (int64_t)(t % (unsigned)c->V);
         c->go[r] = go_values[(t >> 3) & 7];
     }
 
-    c->x_floats = c->rows > 0 ? (size_t)((c->rows - 1) * c->ls + c->V) : 0;
-    c->x = fuzz_alloc_floats(c->x_floats);
-    for (int64_t r = 0; r < c->rows; r++) {
-        float prev = 0.0f;
-        for (int64_t col = 0; col < c->ls && (size_t)(r * c->ls + col) < c->x_floats; col++) {
-            const float v = col < c->V ? decode_logit(&in, prev, scale, &rng) : NAN;
-            c->x[r * c->ls + col] = v;
-            prev = v;
-        }
+    c->x_count = c->rows > 0 ? (size_t)((c->rows - 1) * c->ls + c->V) : 0;
+    c->x = fuzz_alloc(c->x_count * dtype_size(c->in_dt));
+    c->xf = fuzz_alloc(c->x_count * sizeof(float));
+    uint64_t rng = fuzz_hash(data, size);
+    for (size_t i = 0; i < c->x_count; i++) {
+        const int64_t col = (int64_t)i % c->ls;
+        const float v = col < c->V ? decode_logit(&in, col ? c->xf[i - 1] : 0.0f, scale, &rng)
+                                   : NAN;
+        store_element(c->x, c->in_dt, (int64_t)i, v);
+        c->xf[i] = element(c->x, c->in_dt, (int64_t)i); /* what the library reads */
     }
 }
 
@@ -178,17 +247,17 @@ static void decode_case(const uint8_t *data, size_t size, fuzz_case *c)
 
 typedef struct outs {
     lsce_status st;
-    float *grad;        /* NULL for forward */
-    size_t grad_floats; /* its exact extent */
+    void *grad;         /* NULL for forward; gs-strided rows of out_dt */
+    size_t grad_bytes;  /* its exact extent */
     int64_t gs;
     float *row_loss, *row_lse; /* exactly rows floats each (NULL when not passed) */
     lsce_result res;
 } outs;
 
-static float *pattern_floats(size_t n)
+static void *pattern_bytes(size_t n)
 {
-    float *p = fuzz_alloc_floats(n);
-    memset(p, PATTERN, n * sizeof(float));
+    void *p = fuzz_alloc(n);
+    memset(p, PATTERN, n);
     return p;
 }
 
@@ -203,8 +272,61 @@ static int is_pattern(const void *p, size_t bytes)
 
 static int in_place(entry e) { return e == E_FUSED_IN_PLACE || e == E_BACKWARD_IN_PLACE; }
 
-/* The call of entry e as case c describes it (with its defect), variant isa. Backward gets its
- * row_lse from lsce_forward of the same variant (saved_lse, rows floats). */
+/* Applies case c's defect to a copy of its options and targets; *ls is the logits stride. */
+static void apply_defect(const fuzz_case *c, lsce_options *o, int64_t *y, int64_t *ls)
+{
+    switch (c->defect) {
+    case D_CONVENTION: o->convention = (lsce_convention)3; break;
+    case D_REDUCTION: o->reduction = (lsce_reduction)-1; break;
+    case D_KL: o->kl = 2; break;
+    case D_SMOOTHING: o->smoothing = c->V % 3 == 0 ? NAN : c->V % 3 == 1 ? -1e-300 : 1 + 1e-12; break;
+    case D_DTYPE:
+        if (c->V & 1)
+            o->logits_dtype = (lsce_dtype)3;
+        else
+            o->grad_dtype = (lsce_dtype)-1;
+        break;
+    case D_ISA: o->isa = (lsce_isa)(LSCE_ISA_COUNT_ + (int)(c->V % 3)); break;
+    case D_TARGET:
+        if (c->rows > 0) {
+            const int64_t r = c->rows - 1;
+            y[r] = c->go[r] > 0.0f ? c->V + INT64_C(1000000007) : c->V;
+            if (y[r] == o->ignore_index)
+                y[r] = -1;
+        }
+        break;
+    case D_OBJECTIVE: o->z_loss = NAN; break;
+    case D_STRIDE: *ls = c->V - 1; break;
+    case D_NONE: case D_ALIAS: case D_COUNT: break; /* D_ALIAS: in run_entry */
+    }
+}
+
+/* The status entry e must give for case c (its defect, or in place across dtypes). */
+static lsce_status expected_status(const fuzz_case *c, entry e)
+{
+    const int grad_entry = e != E_FORWARD;
+    switch (c->defect) {
+    case D_CONVENTION: case D_REDUCTION: case D_KL: case D_SMOOTHING: case D_OBJECTIVE:
+        return LSCE_ERR_OPTION;
+    case D_DTYPE: return LSCE_ERR_DTYPE;
+    case D_ISA: return LSCE_ERR_ISA;
+    case D_STRIDE: return LSCE_ERR_SHAPE;
+    case D_TARGET:
+        if (c->rows > 0)
+            return LSCE_ERR_TARGET;
+        break;
+    case D_ALIAS:
+        if (grad_entry && !in_place(e) && c->rows > 0)
+            return LSCE_ERR_ALIAS;
+        break;
+    case D_NONE: case D_COUNT: break;
+    }
+    /* In place means the same buffer, stride and dtype: another dtype is an overlap. */
+    return in_place(e) && c->in_dt != c->out_dt && c->rows > 0 ? LSCE_ERR_ALIAS : LSCE_OK;
+}
+
+/* The call of entry e as case c describes it, variant isa. Backward gets its row_lse from
+ * lsce_forward of the same variant (saved_lse, rows floats). */
 static outs run_entry(const fuzz_case *c, entry e, lsce_isa isa, const float *saved_lse)
 {
     outs out;
@@ -212,45 +334,32 @@ static outs run_entry(const fuzz_case *c, entry e, lsce_isa isa, const float *sa
     memset(&out.res, PATTERN, sizeof out.res);
     lsce_options o = c->o;
     o.isa = isa;
-    int64_t ls = c->ls, gs = in_place(e) ? c->ls : c->gs;
-    switch (c->defect) {
-    case D_NONE: break;
-    case D_CONVENTION: o.convention = (lsce_convention)3; break;
-    case D_REDUCTION: o.reduction = (lsce_reduction)-1; break;
-    case D_KL: o.kl = 2; break;
-    case D_SMOOTHING: o.smoothing = c->V % 3 == 0 ? NAN : c->V % 3 == 1 ? -1e-300 : 1.0 + 1e-12; break;
-    case D_DTYPE: o.logits_dtype = LSCE_DTYPE_BF16; break;
-    case D_ISA: o.isa = (lsce_isa)(LSCE_ISA_COUNT_ + (int)(c->V % 3)); break;
-    case D_TARGET: break; /* applied to the targets below */
-    case D_OBJECTIVE: o.z_loss = NAN; break;
-    case D_STRIDE: ls = c->V - 1; break;
-    case D_ALIAS: break; /* applied to the gradient below */
-    case D_COUNT: break;
-    }
-    int64_t y[MAX_ROWS + 1];
+    int64_t y[MAX_ROWS], ls = c->ls;
     memcpy(y, c->y, sizeof y);
-    if (c->defect == D_TARGET && c->rows > 0) {
-        const int64_t r = c->rows - 1;
-        y[r] = c->V + (int64_t)(c->go[r] > 0.0f) * INT64_C(1000000007);
-        if (y[r] == o.ignore_index)
-            y[r] = -1 - (c->V & 1);
-    }
+    apply_defect(c, &o, y, &ls);
 
-    out.gs = gs;
-    float *x = c->x;
+    const void *x = c->x;
+    out.gs = in_place(e) ? c->ls : c->gs;
     if (e != E_FORWARD) {
-        out.grad_floats = c->rows > 0 ? (size_t)((c->rows - 1) * gs + c->V) : 0;
-        out.grad = pattern_floats(out.grad_floats);
-        if (in_place(e)) {
-            memcpy(out.grad, c->x, c->x_floats * sizeof(float));
+        const size_t count = c->rows > 0 ? (size_t)((c->rows - 1) * out.gs + c->V) : 0;
+        out.grad_bytes = count * dtype_size(in_place(e) ? c->in_dt : c->out_dt);
+        out.grad = pattern_bytes(out.grad_bytes);
+        if (in_place(e)) { /* the logits' own buffer */
+            memcpy(out.grad, c->x, out.grad_bytes);
             x = out.grad;
         }
     }
-    out.row_loss = c->pass_row_loss ? pattern_floats((size_t)c->rows) : NULL;
-    out.row_lse = c->pass_row_lse || e == E_FORWARD ? pattern_floats((size_t)c->rows) : NULL;
-    float *grad = out.grad;
-    if (c->defect == D_ALIAS && !in_place(e) && c->rows > 0 && c->V > 1)
-        grad = c->x + 1; /* rejected before anything is written: ASan sees any write */
+    out.row_loss = c->pass_row_loss ? pattern_bytes((size_t)c->rows * sizeof(float)) : NULL;
+    out.row_lse = c->pass_row_lse || e == E_FORWARD
+                      ? pattern_bytes((size_t)c->rows * sizeof(float)) : NULL;
+    void *grad = out.grad;
+    int64_t gs = out.gs;
+    if (c->defect == D_ALIAS && !in_place(e) && c->rows > 0) {
+        /* The logits' buffer with another stride: not in place, an overlap. Any write there is
+         * caught by the check of the logits or, past their extent, by ASan. */
+        grad = c->x;
+        gs = c->ls + 1;
+    }
     const float *go = c->pass_go ? c->go : NULL;
     lsce_result *res = c->pass_result ? &out.res : NULL;
 
@@ -279,23 +388,6 @@ static void free_outs(outs *o)
     free(o->row_lse);
 }
 
-/* The status case c's defect must give for entry e (LSCE_OK without one). */
-static lsce_status expected_status(const fuzz_case *c, entry e)
-{
-    switch (c->defect) {
-    case D_CONVENTION: case D_REDUCTION: case D_KL: case D_SMOOTHING: case D_OBJECTIVE:
-        return LSCE_ERR_OPTION;
-    case D_DTYPE: return LSCE_ERR_DTYPE;
-    case D_ISA: return LSCE_ERR_ISA;
-    case D_STRIDE: return LSCE_ERR_SHAPE;
-    case D_TARGET: return c->rows > 0 ? LSCE_ERR_TARGET : LSCE_OK;
-    case D_ALIAS:
-        return !in_place(e) && e != E_FORWARD && c->rows > 0 && c->V > 1 ? LSCE_ERR_ALIAS : LSCE_OK;
-    case D_NONE: case D_COUNT: break;
-    }
-    return LSCE_OK;
-}
-
 /* ---- checks ------------------------------------------------------------------------------ */
 
 /* got vs want within tol; a NaN wanted must be NaN, an infinity the same infinity. */
@@ -314,18 +406,62 @@ static void check_rejected(const fuzz_case *c, entry e, lsce_isa isa, const outs
 {
     const char *name = lsce_isa_to_string(isa);
     if (out->st != want)
-        fuzz_fail("[%s %s] defect %d: status %d (%s), want %d (%s)", name, entry_names[e],
-                  (int)c->defect, (int)out->st, lsce_strerror(out->st), (int)want,
-                  lsce_strerror(want));
-    const size_t rows = (size_t)c->rows;
-    if (out->grad && !(in_place(e) ? !memcmp(out->grad, c->x, c->x_floats * sizeof(float))
-                                   : is_pattern(out->grad, out->grad_floats * sizeof(float))))
+        fuzz_fail("[%s %s] defect %d, dtypes %d→%d: status %d (%s), want %d (%s)", name,
+                  entry_names[e], (int)c->defect, (int)c->in_dt, (int)c->out_dt, (int)out->st,
+                  lsce_strerror(out->st), (int)want, lsce_strerror(want));
+    const size_t row_bytes = (size_t)c->rows * sizeof(float);
+    if (out->grad && !(in_place(e) ? !memcmp(out->grad, c->x, out->grad_bytes)
+                                   : is_pattern(out->grad, out->grad_bytes)))
         fuzz_fail("[%s %s] a rejected call wrote the gradient", name, entry_names[e]);
-    if ((out->row_loss && !is_pattern(out->row_loss, rows * sizeof(float))) ||
-        (out->row_lse && !is_pattern(out->row_lse, rows * sizeof(float))) ||
+    if ((out->row_loss && !is_pattern(out->row_loss, row_bytes)) ||
+        (out->row_lse && !is_pattern(out->row_lse, row_bytes)) ||
         !is_pattern(&out->res, sizeof out->res))
         fuzz_fail("[%s %s] a rejected call wrote row_loss, row_lse or the result", name,
                   entry_names[e]);
+}
+
+/* The gradient rows of a successful call against the oracle; the padding between rows is the
+ * logits' own in place and untouched otherwise. */
+static void check_gradient(const fuzz_case *c, entry e, const char *name, const outs *out,
+                           const oracle_batch *ob, double a, double b, double A)
+{
+    const lsce_dtype dt = in_place(e) ? c->in_dt : c->out_dt;
+    const size_t size = dtype_size(dt);
+    const int backward = e == E_BACKWARD || e == E_BACKWARD_IN_PLACE;
+    for (int64_t r = 0; r < c->rows; r++) {
+        const int kept = c->y[r] != c->o.ignore_index;
+        const char *g = (const char *)out->grad + (size_t)(r * out->gs) * size;
+        const double *want = ob->grad + r * c->V;
+        double gmax = 0.0;
+        for (int64_t col = 0; col < c->V; col++)
+            if (isfinite(want[col]))
+                gmax = fmax(gmax, fabs(want[col]));
+        for (int64_t col = 0; col < c->V; col++) {
+            const double got = element(g, dt, col);
+            double tol = 0.0;
+            if (kept) {
+                tol = bound_grad(gmax, ob->row_scale[r], a, b);
+                if (backward && isfinite(ob->row_lse[r]))
+                    tol += bound_backward_extra(ob->row_lse[r], A, ob->row_scale[r],
+                                                exp((double)c->xf[r * c->ls + col] -
+                                                    ob->row_lse[r]));
+                tol += rounding_rel(dt) * (fabs(want[col]) + tol) + rounding_abs(dt);
+            }
+            if (kept ? !close_to(got, want[col], tol) : got != 0.0)
+                fuzz_fail("[%s %s] grad[%lld][%lld] = %.9g, oracle %.9g (tol %.3g)%s", name,
+                          entry_names[e], (long long)r, (long long)col, got,
+                          kept ? want[col] : 0.0, tol, kept ? "" : " (ignored row)");
+        }
+        if (r + 1 == c->rows)
+            continue; /* the last row ends at V: ASan guards what follows */
+        const size_t pad = (size_t)(out->gs - c->V) * size, at = (size_t)c->V * size;
+        const int intact = in_place(e) ? !memcmp(g + at, (const char *)c->x + (g - (const char *)
+                                                 out->grad) + at, pad)
+                                       : is_pattern(g + at, pad);
+        if (!intact)
+            fuzz_fail("[%s %s] the padding after gradient row %lld was written", name,
+                      entry_names[e], (long long)r);
+    }
 }
 
 /* Everything a successful call wrote, against the oracle within tests/bounds.h. */
@@ -334,12 +470,18 @@ static void check_against_oracle(const fuzz_case *c, entry e, lsce_isa isa, cons
 {
     const char *name = lsce_isa_to_string(isa);
     if (out->st != LSCE_OK)
-        fuzz_fail("[%s %s] status %d (%s) for a valid call", name, entry_names[e], (int)out->st,
-                  lsce_strerror(out->st));
+        fuzz_fail("[%s %s] dtypes %d→%d: status %d (%s) for a valid call", name, entry_names[e],
+                  (int)c->in_dt, (int)c->out_dt, (int)out->st, lsce_strerror(out->st));
     double a, b;
     oracle_weights(&c->o, c->V, &a, &b);
     const double A = a + b * (double)(c->V - 1);
-    const int has_forward_outputs = e == E_FUSED || e == E_FUSED_IN_PLACE || e == E_FORWARD;
+    if (out->grad)
+        check_gradient(c, e, name, out, ob, a, b, A);
+    if (e == E_BACKWARD || e == E_BACKWARD_IN_PLACE) {
+        if (!is_pattern(&out->res, sizeof out->res))
+            fuzz_fail("[%s %s] the result was written", name, entry_names[e]);
+        return;
+    }
     double loss_tol = 0.0, nll_tol = 0.0;
     for (int64_t r = 0; r < c->rows; r++) {
         const int kept = c->y[r] != c->o.ignore_index;
@@ -347,54 +489,16 @@ static void check_against_oracle(const fuzz_case *c, entry e, lsce_isa isa, cons
             loss_tol += bound_row_loss(ob->row_loss[r], A);
             nll_tol += bound_row_loss(ob->row_nll[r], 1.0);
         }
-        if (has_forward_outputs && out->row_loss) {
-            const double want = kept ? ob->row_loss[r] : 0.0;
-            const double tol = kept ? bound_row_loss(want, A) + BOUND_U * fabs(want) : 0.0;
-            if (!close_to(out->row_loss[r], want, tol))
-                fuzz_fail("[%s %s] row_loss[%lld] = %.9g, oracle %.9g (tol %.3g)%s", name,
-                          entry_names[e], (long long)r, out->row_loss[r], want, tol,
-                          kept ? "" : " (ignored row)");
-        }
-        if (has_forward_outputs && out->row_lse &&
+        const double want = kept ? ob->row_loss[r] : 0.0;
+        const double tol = kept ? bound_row_loss(want, A) + BOUND_U * fabs(want) : 0.0;
+        if (out->row_loss && !close_to(out->row_loss[r], want, tol))
+            fuzz_fail("[%s %s] row_loss[%lld] = %.9g, oracle %.9g (tol %.3g)%s", name,
+                      entry_names[e], (long long)r, out->row_loss[r], want, tol,
+                      kept ? "" : " (ignored row)");
+        if (out->row_lse &&
             !close_to(out->row_lse[r], ob->row_lse[r], bound_row_lse(ob->row_lse[r])))
             fuzz_fail("[%s %s] row_lse[%lld] = %.9g, oracle %.9g", name, entry_names[e],
                       (long long)r, out->row_lse[r], ob->row_lse[r]);
-        if (!out->grad)
-            continue;
-        const float *g = out->grad + r * out->gs;
-        const double *want = ob->grad + r * c->V;
-        double gmax = 0.0;
-        for (int64_t col = 0; col < c->V; col++)
-            if (isfinite(want[col]))
-                gmax = fmax(gmax, fabs(want[col]));
-        const int backward = e == E_BACKWARD || e == E_BACKWARD_IN_PLACE;
-        for (int64_t col = 0; col < c->V; col++) {
-            double tol = 0.0;
-            if (kept) {
-                tol = bound_grad(gmax, ob->row_scale[r], a, b);
-                if (backward && isfinite(ob->row_lse[r]))
-                    tol += bound_backward_extra(
-                        ob->row_lse[r], A, ob->row_scale[r],
-                        exp((double)c->x[r * c->ls + col] - ob->row_lse[r]));
-            }
-            if (kept ? !close_to(g[col], want[col], tol) : g[col] != 0.0f)
-                fuzz_fail("[%s %s] grad[%lld][%lld] = %.9g, oracle %.9g (tol %.3g)%s", name,
-                          entry_names[e], (long long)r, (long long)col, g[col],
-                          kept ? want[col] : 0.0, tol, kept ? "" : " (ignored row)");
-        }
-        /* The padding between rows: the logits' own NaN in place, untouched otherwise. */
-        for (int64_t col = c->V; col < out->gs && r + 1 < c->rows; col++) {
-            const int intact = in_place(e) ? !memcmp(&g[col], &c->x[r * c->ls + col], sizeof *g)
-                                           : is_pattern(&g[col], sizeof *g);
-            if (!intact)
-                fuzz_fail("[%s %s] grad padding [%lld][%lld] written", name, entry_names[e],
-                          (long long)r, (long long)col);
-        }
-    }
-    if (!has_forward_outputs) {
-        if (!is_pattern(&out->res, sizeof out->res))
-            fuzz_fail("[%s %s] the result was written", name, entry_names[e]);
-        return;
     }
     if (!c->pass_result)
         return;
@@ -412,9 +516,9 @@ static void check_against_oracle(const fuzz_case *c, entry e, lsce_isa isa, cons
                   entry_names[e], res->loss, res->nll_sum, w->loss, w->nll_sum, lt, nll_tol);
 }
 
-static int same_floats(const float *p, const float *q, size_t n)
+static int same_bytes(const void *p, const void *q, size_t n)
 {
-    return (!p && !q) || (p && q && !memcmp(p, q, n * sizeof(float)));
+    return (!p && !q) || (p && q && !memcmp(p, q, n));
 }
 
 /* What lsce.h promises bit for bit: in place = out of place; forward = the fused call's
@@ -422,21 +526,22 @@ static int same_floats(const float *p, const float *q, size_t n)
 static void check_identities(const fuzz_case *c, lsce_isa isa, const outs *all)
 {
     const char *name = lsce_isa_to_string(isa);
-    const size_t rows = (size_t)c->rows;
+    const size_t size = dtype_size(c->out_dt), row_bytes = (size_t)c->rows * sizeof(float);
     for (int pair = 0; pair < 2; pair++) {
         const outs *p = &all[pair ? E_BACKWARD : E_FUSED];
         const outs *q = &all[pair ? E_BACKWARD_IN_PLACE : E_FUSED_IN_PLACE];
         for (int64_t r = 0; r < c->rows; r++)
-            if (memcmp(p->grad + r * p->gs, q->grad + r * q->gs, (size_t)c->V * sizeof(float)))
+            if (memcmp((const char *)p->grad + (size_t)(r * p->gs) * size,
+                       (const char *)q->grad + (size_t)(r * q->gs) * size, (size_t)c->V * size))
                 fuzz_fail("[%s] %s: in-place gradient row %lld differs from out of place", name,
                           pair ? "backward" : "fused", (long long)r);
     }
     const outs *f = &all[E_FUSED], *i = &all[E_FUSED_IN_PLACE], *w = &all[E_FORWARD];
-    if (!same_floats(f->row_loss, i->row_loss, rows) || !same_floats(f->row_lse, i->row_lse, rows) ||
-        memcmp(&f->res, &i->res, sizeof f->res))
+    if (!same_bytes(f->row_loss, i->row_loss, row_bytes) ||
+        !same_bytes(f->row_lse, i->row_lse, row_bytes) || memcmp(&f->res, &i->res, sizeof f->res))
         fuzz_fail("[%s] fused in place: row_loss, row_lse or result differ", name);
-    if (!same_floats(f->row_loss, w->row_loss, rows) ||
-        (f->row_lse && !same_floats(f->row_lse, w->row_lse, rows)) ||
+    if (!same_bytes(f->row_loss, w->row_loss, row_bytes) ||
+        (f->row_lse && !same_bytes(f->row_lse, w->row_lse, row_bytes)) ||
         memcmp(&f->res, &w->res, sizeof f->res))
         fuzz_fail("[%s] forward: row_loss, row_lse or result differ from the fused call", name);
 }
@@ -445,29 +550,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_case c;
     decode_case(data, size, &c);
-    float *x_pristine = fuzz_alloc_floats(c.x_floats);
-    memcpy(x_pristine, c.x, c.x_floats * sizeof(float));
+    const size_t x_bytes = c.x_count * dtype_size(c.in_dt);
+    void *x_pristine = fuzz_alloc(x_bytes);
+    memcpy(x_pristine, c.x, x_bytes);
     oracle_batch ob;
-    if (oracle_eval_batch(&c.o, c.rows, c.V, c.x, c.ls, c.y, c.pass_go ? c.go : NULL, 1, &ob))
+    if (oracle_eval_batch(&c.o, c.rows, c.V, c.xf, c.ls, c.y, c.pass_go ? c.go : NULL, 1, &ob))
         fuzz_fail("the oracle is out of memory");
 
     for (lsce_isa isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa = (lsce_isa)(isa + 1)) {
         if (!lsce_isa_supported(isa))
             continue;
-        outs fwd = run_entry(&c, E_FORWARD, isa, NULL);
         outs all[E_COUNT];
+        all[E_FORWARD] = run_entry(&c, E_FORWARD, isa, NULL);
+        int all_ok = 1;
         for (int e = 0; e < E_COUNT; e++) {
-            all[e] = e == E_FORWARD ? fwd : run_entry(&c, (entry)e, isa, fwd.row_lse);
+            if (e != E_FORWARD)
+                all[e] = run_entry(&c, (entry)e, isa, all[E_FORWARD].row_lse);
             const lsce_status want = expected_status(&c, (entry)e);
             if (want != LSCE_OK)
                 check_rejected(&c, (entry)e, isa, &all[e], want);
             else
                 check_against_oracle(&c, (entry)e, isa, &all[e], &ob);
-            if (memcmp(c.x, x_pristine, c.x_floats * sizeof(float)) != 0)
+            all_ok &= want == LSCE_OK;
+            if (memcmp(c.x, x_pristine, x_bytes) != 0)
                 fuzz_fail("[%s %s] the logits were modified", lsce_isa_to_string(isa),
                           entry_names[e]);
         }
-        if (c.defect == D_NONE)
+        if (all_ok && c.defect == D_NONE)
             check_identities(&c, isa, all);
         for (int e = 0; e < E_COUNT; e++)
             free_outs(&all[e]);
@@ -475,5 +584,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     oracle_batch_free(&ob);
     free(x_pristine);
     free(c.x);
+    free(c.xf);
     return 0;
 }

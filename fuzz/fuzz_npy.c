@@ -1,8 +1,8 @@
 /*
  * libFuzzer target: the lsce CLI's .npy reader (tools/npy.c) on hostile headers and files.
  *
- * Input: byte 0 chooses what the caller accepts (bits 0-2: the dtype set, '<f4' '<i4' '<i8'; bits
- * 3-4: the number of dimensions, 0-3), the rest is the file, loaded through npy_load from a
+ * Input: byte 0 chooses what the caller accepts (bits 0-3: the dtype set, '<f4' '<i4' '<i8' '<f2';
+ * bits 4-5: the number of dimensions, 0-3), the rest is the file, loaded through npy_load from a
  * memfd (a regular file, as the CLI's inputs are; /proc/self/fd/N is its path).
  *
  * Checked:
@@ -93,8 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    const unsigned dtypes = (data[0] & 7) ? data[0] & 7u : NPY_F32;
-    const int ndim = (data[0] >> 3) & 3;
+    const unsigned dtypes = (data[0] & 15) ? data[0] & 15u : NPY_F32;
+    const int ndim = (data[0] >> 4) & 3;
     const uint8_t *file = data + 1;
     const size_t file_size = size - 1;
 

@@ -35,6 +35,8 @@
  *   - gradient of a row (scale g): |error of grad_c| ≤ 2.6e-6·(max_c |grad_c| + |g|·max(q_y, q_c))
  *     (the second term: A·p_c − q_c cancels when p ≈ q).
  *   - lsce_backward recomputes p from the saved fp32 row_lse: add |lse|·u to p's relative error.
+ *   - 16-bit logits are exact in fp32, so these bounds hold against the upcast inputs; a 16-bit
+ *     gradient adds half an ulp of its dtype (the single rounding of the fp32 value).
  *
  * Threads: every entry point is reentrant. The only global state is the dispatch table, set up
  * once (pthread_once) and the variant chosen by lsce_set_isa (an atomic).
@@ -88,10 +90,15 @@ typedef enum lsce_reduction {
     LSCE_REDUCTION_NONE = 2  /* per-row losses; the gradient is that of Σ_r grad_output_r·loss_r */
 } lsce_reduction;
 
+/* Storage of logits and gradients (uint16_t arrays for the 16-bit types). All arithmetic is fp32
+ * (sums in double); a 16-bit gradient element is the fp32 gradient rounded once, to nearest even
+ * (NaN stays NaN, overflow gives ±inf, subnormals are rounded, never flushed): bit for bit the
+ * fp32 result of the same variant, rounded. The target element's A·p_y − q_y is formed before
+ * that single rounding, so a confident target keeps its precision. */
 typedef enum lsce_dtype {
     LSCE_DTYPE_F32 = 0,
-    LSCE_DTYPE_BF16 = 1, /* not supported yet: LSCE_ERR_DTYPE */
-    LSCE_DTYPE_F16 = 2   /* not supported yet: LSCE_ERR_DTYPE */
+    LSCE_DTYPE_BF16 = 1, /* bfloat16 */
+    LSCE_DTYPE_F16 = 2   /* IEEE binary16 */
 } lsce_dtype;
 
 typedef enum lsce_isa {
@@ -130,7 +137,7 @@ typedef struct lsce_options {
     int calibration_bins;        /* B ∈ [0, 1000]; default 0 (off) */
     lsce_calibration_bin *calibration; /* B bins accumulated into, when calibration_bins > 0 */
 
-    /* Storage types (issue: "bf16 and fp16"): only f32 for now. */
+    /* Storage types: any pair. In place needs equal dtypes (and strides). */
     lsce_dtype logits_dtype;     /* default f32 */
     lsce_dtype grad_dtype;       /* default f32 */
 } lsce_options;
@@ -172,10 +179,11 @@ LSCE_API const char *lsce_cpu_features(void);
 
 /*
  * Fused forward + backward.
- *   logits:   rows × logits_stride elements (row r at logits + r·logits_stride), V used per row.
+ *   logits:   rows × logits_stride elements of opts->logits_dtype (row r at element
+ *             r·logits_stride), V used per row.
  *   targets:  rows class ids in [0, V) or ignore_index.
- *   grad:     rows × grad_stride; may be exactly `logits` with grad_stride == logits_stride
- *             (in place), otherwise it must not overlap any input or output.
+ *   grad:     rows × grad_stride elements of opts->grad_dtype; may be exactly `logits` with the
+ *             same stride and dtype (in place), otherwise it must not overlap any input or output.
  *   grad_output: NULL (1), or for mean/sum a pointer to one scalar, for none `rows` values:
  *             the gradient written is that of grad_output·loss (per row for none).
  *   row_loss, row_lse: optional (NULL) per-row outputs of `rows` floats; ignored rows get 0 loss

@@ -18,6 +18,7 @@ static const lsce_kernels table_avx2 = LSCE_VARIANT_TABLE(avx2);
 #endif
 #if defined(LSCE_HAVE_AVX512)
 static const lsce_kernels table_avx512 = LSCE_VARIANT_TABLE(avx512);
+static const lsce_kernels table_avx512bf16 = LSCE_VARIANT_TABLE(avx512bf16);
 #endif
 #if defined(LSCE_HAVE_NEON)
 static const lsce_kernels table_neon = LSCE_VARIANT_TABLE(neon);
@@ -58,8 +59,9 @@ static void init(void)
         tables[LSCE_ISA_AVX2] = &table_avx2;
 #endif
 #if defined(LSCE_HAVE_AVX512)
-    if (flags & LSCE_CPU_AVX512)
-        tables[LSCE_ISA_AVX512] = &table_avx512;
+    if (flags & LSCE_CPU_AVX512) /* with AVX512-BF16, the same variant stores bf16 natively */
+        tables[LSCE_ISA_AVX512] =
+            flags & LSCE_CPU_AVX512BF16 ? &table_avx512bf16 : &table_avx512;
 #endif
 #if defined(LSCE_HAVE_NEON)
     if (flags & LSCE_CPU_NEON)
@@ -80,6 +82,33 @@ const lsce_kernels *lsce_kernels_get(lsce_isa isa)
     if (isa == LSCE_ISA_AUTO)
         isa = (lsce_isa)atomic_load(&chosen_isa);
     return tables[isa];
+}
+
+int lsce_kernels_all(const lsce_kernels **out, int capacity)
+{
+    pthread_once(&init_once, init);
+    const unsigned flags = lsce_cpu_flags();
+    const lsce_kernels *all[8];
+    int n = 0;
+    all[n++] = &table_scalar;
+    (void)flags;
+#if defined(LSCE_HAVE_AVX2)
+    if (flags & LSCE_CPU_AVX2)
+        all[n++] = &table_avx2;
+#endif
+#if defined(LSCE_HAVE_AVX512)
+    if (flags & LSCE_CPU_AVX512)
+        all[n++] = &table_avx512;
+    if ((flags & LSCE_CPU_AVX512) && (flags & LSCE_CPU_AVX512BF16))
+        all[n++] = &table_avx512bf16;
+#endif
+#if defined(LSCE_HAVE_NEON)
+    if (flags & LSCE_CPU_NEON)
+        all[n++] = &table_neon;
+#endif
+    for (int i = 0; i < n && i < capacity; i++)
+        out[i] = all[i];
+    return n;
 }
 
 const char *lsce_isa_name(void)

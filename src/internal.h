@@ -21,6 +21,10 @@ void lsce_cpu_describe(char *buf, size_t size);
  * gives the table chosen by lsce_set_isa / LSCE_ISA / the CPU. */
 const lsce_kernels *lsce_kernels_get(lsce_isa isa);
 
+/* Every kernel table this CPU runs, the dispatched ones and their alternatives (AVX-512 with and
+ * without native bf16 stores), for the tests; returns how many (at most `capacity` written). */
+int lsce_kernels_all(const lsce_kernels **out, int capacity);
+
 /* The entry points with an explicit kernel table (the public ones resolve opts->isa first); the
  * benchmark uses them to run a table the library does not dispatch to (the SLEEF-exp variant). */
 lsce_status lsce_forward_backward_with(const lsce_kernels *k, const lsce_options *opts,

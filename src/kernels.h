@@ -110,6 +110,7 @@ LSCE_DECLARE_VARIANT(avx2);
 #endif
 #if defined(LSCE_HAVE_AVX512)
 LSCE_DECLARE_VARIANT(avx512);
+LSCE_DECLARE_VARIANT(avx512bf16); /* the same sweeps storing bf16 with AVX512-BF16 */
 #endif
 #if defined(LSCE_HAVE_NEON)
 LSCE_DECLARE_VARIANT(neon);

@@ -7,6 +7,8 @@
 #if defined(LSCE_EXP_SLEEF)
 #include <sleef.h>
 #define VARIANT avx512_sleef
+#elif defined(LSCE_NATIVE_BF16) /* compiled again with -mavx512bf16 for CPUs that have it */
+#define VARIANT avx512bf16
 #else
 #define VARIANT avx512
 #endif
@@ -64,7 +66,7 @@ static inline vf vf_from_f16(const uint16_t *p)
 {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
-static inline __m256i bf16_bits(vf v)
+static inline __m256i bf16_bits_integer(vf v)
 {
     const __m512i u = _mm512_castps_si512(v);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
@@ -74,6 +76,23 @@ static inline __m256i bf16_bits(vf v)
     const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
     return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet));
 }
+#if defined(LSCE_NATIVE_BF16)
+/* vcvtneps2bf16 rounds to nearest even and quiets NaNs like src/half.h, but treats subnormal
+ * inputs as zero: those rare lanes (|v| < 2^−126, bf16 has fp32's exponent range) take the
+ * integer rounding. */
+static inline __m256i bf16_bits(vf v)
+{
+    const __m256i native = (__m256i)_mm512_cvtneps_pbh(v);
+    const __mmask16 nonzero = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    const __mmask16 subnormal =
+        _mm512_mask_cmp_ps_mask(nonzero, _mm512_abs_ps(v), _mm512_set1_ps(0x1p-126f), _CMP_LT_OQ);
+    if (__builtin_expect(subnormal == 0, 1))
+        return native;
+    return _mm256_mask_mov_epi16(native, subnormal, bf16_bits_integer(v));
+}
+#else
+static inline __m256i bf16_bits(vf v) { return bf16_bits_integer(v); }
+#endif
 static inline __m256i f16_bits(vf v)
 {
     return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
