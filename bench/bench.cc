@@ -19,18 +19,18 @@
 //                                      variant's loss and gradient checked against scalar
 // Every mode checks that all variants agree with the scalar loss (when scalar ran); a mismatch
 // makes the exit status 1.
+//
+// This file: the inputs, the benchmarks, their registration and main; registry.h: what was
+// registered and measured; report.h: the reporter, the ratio tables and the check.
 #include <benchmark/benchmark.h>
 
 #include <unistd.h>
 
-#include <algorithm>
-#include <cinttypes>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +44,10 @@ LSCE_DECLARE_VARIANT(avx512_sleef);
 #endif
 }
 
+#include "registry.h"
+#include "report.h"
+
+namespace lsce_bench {
 namespace {
 
 #if defined(LSCE_BENCH_SLEEF)
@@ -136,104 +140,6 @@ Workspace &workspace()
 {
     static Workspace w;
     return w;
-}
-
-// ---------------------------------------------------------------------------------------------
-// What was registered, and what the runs measured.
-
-enum class Kind { memcpy_, fwd_bwd, fwd };
-
-struct Shape {
-    int64_t rows, vocab;
-};
-
-// Storage of logits → gradient. "f32" is the default pair; the others are issue 4's.
-struct Dtypes {
-    const char *name; // "f32", "bf16", "f16", "bf16-f32"
-    lsce_dtype logits, grad;
-    int64_t bytes_per_element() const // logits read + gradient written
-    {
-        return static_cast<int64_t>(lsce_dtype_size(logits) + lsce_dtype_size(grad));
-    }
-};
-const Dtypes f32_pair = {"f32", LSCE_DTYPE_F32, LSCE_DTYPE_F32};
-const Dtypes half_pairs[] = {{"bf16", LSCE_DTYPE_BF16, LSCE_DTYPE_BF16},
-                             {"f16", LSCE_DTYPE_F16, LSCE_DTYPE_F16},
-                             {"bf16-f32", LSCE_DTYPE_BF16, LSCE_DTYPE_F32}};
-
-struct Meta {
-    Kind kind;
-    std::string variant; // "scalar", "avx2", "avx512", "avx512_sleef"; "memcpy" for memcpy
-    Shape shape;
-    Dtypes dtypes;
-};
-
-struct Sample {
-    double real_ms = 0, bytes_per_second = 0, items_per_second = 0;
-};
-
-struct Measured {
-    std::vector<Sample> iterations; // one per repetition
-    bool have_median = false;       // a "median" aggregate (--benchmark_repetitions > 1)
-    Sample median;
-};
-
-std::vector<std::string> registered;         // family names, registration order
-std::map<std::string, Meta> metas;           // family name → what it measures
-std::map<std::string, Measured> measured;    // family name → results
-std::vector<Shape> shapes;                   // registration order
-std::vector<std::string> variants;           // "scalar", ..., in registration order
-
-// Per-call checks: the reduced loss of each benchmark (and, in smoke mode, its gradient).
-struct Check {
-    double loss = NAN;
-    int64_t n_correct = -1;
-    std::vector<float> grad;
-};
-std::map<std::string, Check> checks; // family name → last call's outputs
-
-std::string family_name(Kind kind, const std::string &variant, Shape s,
-                        const Dtypes &d = f32_pair)
-{
-    const std::string shape = "rows:" + std::to_string(s.rows) + "/vocab:" +
-                              std::to_string(s.vocab) + "/threads:1";
-    const std::string dtype = std::string("dtype:") + d.name + "/";
-    switch (kind) {
-    case Kind::memcpy_: // the f32 baseline keeps issue 2's name; others say which bytes
-        return "memcpy/" + (std::strcmp(d.name, "f32") ? dtype : std::string()) + shape;
-    case Kind::fwd_bwd: return "fwd_bwd/isa:" + variant + "/" + dtype + shape;
-    case Kind::fwd: return "fwd/isa:" + variant + "/" + dtype + shape;
-    }
-    return {};
-}
-
-double median_of(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-bool result_of(const std::string &family, Sample &out)
-{
-    const auto it = measured.find(family);
-    if (it == measured.end())
-        return false;
-    const Measured &m = it->second;
-    if (m.have_median) {
-        out = m.median;
-        return true;
-    }
-    if (m.iterations.empty())
-        return false;
-    std::vector<double> t, b, i;
-    for (const Sample &s : m.iterations) {
-        t.push_back(s.real_ms);
-        b.push_back(s.bytes_per_second);
-        i.push_back(s.items_per_second);
-    }
-    out = {median_of(t), median_of(b), median_of(i)};
-    return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,228 +306,6 @@ void register_all(const std::vector<Shape> &shape_list, bool smoke)
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reporting: a reporter that prints the exact names and records each run for the ratio table.
-
-template <class Base>
-class Recording : public Base {
-public:
-    template <class... Args>
-    explicit Recording(bool record, Args... args) : Base(args...), record_(record)
-    {
-    }
-
-    void ReportRuns(const std::vector<benchmark::BenchmarkReporter::Run> &runs) override
-    {
-        std::vector<benchmark::BenchmarkReporter::Run> out(runs);
-        for (auto &r : out) {
-            r.run_name.time_type.clear();  // "/real_time"
-            r.run_name.iterations.clear(); // "/iterations:1"
-            if (record_)
-                record(r);
-        }
-        Base::ReportRuns(out);
-    }
-
-private:
-    static void record(const benchmark::BenchmarkReporter::Run &r)
-    {
-        if (r.error_occurred || !metas.count(r.run_name.function_name))
-            return;
-        Sample s;
-        s.real_ms = r.GetAdjustedRealTime(); // in the run's unit: ms
-        const auto b = r.counters.find("bytes_per_second");
-        const auto i = r.counters.find("items_per_second");
-        s.bytes_per_second = b != r.counters.end() ? b->second.value : 0.0;
-        s.items_per_second = i != r.counters.end() ? i->second.value : 0.0;
-        Measured &m = measured[r.run_name.function_name];
-        if (r.run_type == benchmark::BenchmarkReporter::Run::RT_Iteration) {
-            m.iterations.push_back(s);
-        } else if (r.aggregate_name == "median") {
-            m.have_median = true;
-            m.median = s;
-        }
-    }
-
-    bool record_;
-};
-
-std::unique_ptr<benchmark::BenchmarkReporter> make_reporter(const std::string &format, bool record,
-                                                            bool console_color)
-{
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations" // CSVReporter
-#endif
-    if (format == "json")
-        return std::make_unique<Recording<benchmark::JSONReporter>>(record);
-    if (format == "csv")
-        return std::make_unique<Recording<benchmark::CSVReporter>>(record);
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-    return std::make_unique<Recording<benchmark::ConsoleReporter>>(
-        record, console_color ? benchmark::ConsoleReporter::OO_ColorTabular
-                              : benchmark::ConsoleReporter::OO_Tabular);
-}
-
-std::string fmt(const char *f, double v)
-{
-    if (!(v > 0) || !std::isfinite(v))
-        return "–";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, f, v);
-    return buf;
-}
-
-// Milliseconds with three significant digits (no exponent).
-std::string fmt_ms(double v)
-{
-    return fmt(v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : v >= 1 ? "%.2f" : "%.3f", v);
-}
-
-// The README table: one row per shape and variant that ran.
-void print_ratios(FILE *out)
-{
-    if (measured.empty()) // --benchmark_list_tests, or a filter that matched nothing
-        return;
-    std::fprintf(out,
-                 "\nRatios (GB/s = 1e9 bytes/s; fwd_bwd and memcpy move 8 B/element: logits read "
-                 "+ gradient written; fwd reads 4 B/element;\n"
-                 "\"/ memcpy\" = fwd_bwd bytes/s ÷ memcpy bytes/s; \"/ scalar\" = items/s ÷ "
-                 "scalar items/s, same shape and pass)\n\n");
-    std::fprintf(out, "| shape (rows×vocab) | variant | fwd_bwd ms | fwd_bwd GB/s | fwd_bwd / memcpy "
-                      "| fwd_bwd / scalar | fwd ms | fwd GB/s | fwd / scalar | note |\n");
-    std::fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
-    for (const Shape s : shapes) {
-        const std::string key = std::to_string(s.rows) + "×" + std::to_string(s.vocab);
-        Sample mc{}, sfb{}, sf{}, own{};
-        const bool have_mc = result_of(family_name(Kind::memcpy_, "memcpy", s), mc);
-        const bool have_sfb = result_of(family_name(Kind::fwd_bwd, "scalar", s), sfb);
-        const bool have_sf = result_of(family_name(Kind::fwd, "scalar", s), sf);
-        const bool have_own = result_of(family_name(Kind::fwd_bwd, "avx512", s), own);
-        if (have_mc)
-            std::fprintf(out, "| %s | memcpy | %s | %s | 1.00 | – | – | – | – |  |\n", key.c_str(),
-                         fmt_ms(mc.real_ms).c_str(),
-                         fmt("%.2f", mc.bytes_per_second / 1e9).c_str());
-        for (const std::string &v : variants) {
-            Sample fb{}, f{};
-            const bool have_fb = result_of(family_name(Kind::fwd_bwd, v, s), fb);
-            const bool have_f = result_of(family_name(Kind::fwd, v, s), f);
-            if (!have_fb && !have_f)
-                continue;
-            std::string note;
-            if (v == "avx512_sleef" && have_fb && have_own)
-                note = fmt("%.2f", fb.items_per_second / own.items_per_second) +
-                       "× avx512 (own exp)";
-            std::fprintf(
-                out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", key.c_str(),
-                v.c_str(), have_fb ? fmt_ms(fb.real_ms).c_str() : "–",
-                have_fb ? fmt("%.2f", fb.bytes_per_second / 1e9).c_str() : "–",
-                have_fb && have_mc ? fmt("%.2f", fb.bytes_per_second / mc.bytes_per_second).c_str()
-                                   : "–",
-                have_fb && have_sfb
-                    ? fmt("%.1f", fb.items_per_second / sfb.items_per_second).c_str()
-                    : "–",
-                have_f ? fmt_ms(f.real_ms).c_str() : "–",
-                have_f ? fmt("%.2f", f.bytes_per_second / 1e9).c_str() : "–",
-                have_f && have_sf ? fmt("%.1f", f.items_per_second / sf.items_per_second).c_str()
-                                  : "–",
-                note.c_str());
-        }
-    }
-    std::fprintf(out, "\n");
-}
-
-// Issue 4's table: each 16-bit pair against a copy of the same bytes and against the same
-// variant's fp32 element rate.
-void print_dtype_ratios(FILE *out)
-{
-    bool any = false;
-    for (const auto &kv : metas)
-        any |= kv.second.kind == Kind::fwd_bwd && std::strcmp(kv.second.dtypes.name, "f32") &&
-               measured.count(kv.first);
-    if (!any)
-        return;
-    std::fprintf(out, "| shape (rows×vocab) | variant | dtype | B/element | fwd_bwd ms | GB/s | "
-                      "/ memcpy (same bytes) | Gelem/s | elements/s ÷ f32 |\n");
-    std::fprintf(out, "|---|---|---|--:|--:|--:|--:|--:|--:|\n");
-    for (const Shape s : shapes)
-        for (const std::string &v : variants)
-            for (const Dtypes &d : half_pairs) {
-                Sample fb{}, mc{}, f32{};
-                if (!result_of(family_name(Kind::fwd_bwd, v, s, d), fb))
-                    continue;
-                const bool have_mc = result_of(family_name(Kind::memcpy_, "memcpy", s, d), mc);
-                const bool have_f32 = result_of(family_name(Kind::fwd_bwd, v, s), f32);
-                std::fprintf(out, "| %lld×%lld | %s | %s | %lld | %s | %s | %s | %s | %s |\n",
-                             (long long)s.rows, (long long)s.vocab, v.c_str(), d.name,
-                             (long long)d.bytes_per_element(), fmt_ms(fb.real_ms).c_str(),
-                             fmt("%.2f", fb.bytes_per_second / 1e9).c_str(),
-                             have_mc ? fmt("%.2f", fb.bytes_per_second / mc.bytes_per_second).c_str()
-                                     : "–",
-                             fmt("%.2f", fb.items_per_second / 1e9).c_str(),
-                             have_f32 ? fmt("%.2f", fb.items_per_second / f32.items_per_second).c_str()
-                                      : "–");
-            }
-    std::fprintf(out, "\n");
-}
-
-// Every variant's loss (and n_correct) against scalar's for the same shape and pass; in smoke
-// mode also every gradient element against scalar's (README "Accuracy": ≤ 4e-6 · row max |grad|).
-int check_results(FILE *out)
-{
-    int bad = 0, compared = 0;
-    for (const std::string &name : registered) {
-        const Meta &m = metas[name];
-        if (m.kind == Kind::memcpy_ || m.variant == "scalar" || !checks.count(name))
-            continue;
-        const std::string ref_name = family_name(m.kind, "scalar", m.shape, m.dtypes);
-        if (!checks.count(ref_name))
-            continue;
-        const Check &c = checks[name], &ref = checks[ref_name];
-        compared++;
-        const double rel = std::fabs(c.loss - ref.loss) / std::max(1e-30, std::fabs(ref.loss));
-        if (!(rel <= 1e-5) || c.n_correct != ref.n_correct) {
-            std::fprintf(out, "CHECK FAILED %s: loss %.9g (scalar %.9g, rel %.2g), n_correct %" PRId64
-                              " (scalar %" PRId64 ")\n",
-                         name.c_str(), c.loss, ref.loss, rel, c.n_correct, ref.n_correct);
-            bad++;
-            continue;
-        }
-        if (!c.grad.empty() && c.grad.size() == ref.grad.size()) {
-            const int64_t V = m.shape.vocab;
-            for (int64_t r = 0; r < m.shape.rows; r++) {
-                // fp32 results that differ in their last bits may round to neighbouring 16-bit
-                // values: one ulp of the output dtype (≤ 2^−7 |g| bf16, 2^−10 |g| fp16) more.
-                const double ulp = m.dtypes.grad == LSCE_DTYPE_BF16  ? 0x1p-7
-                                   : m.dtypes.grad == LSCE_DTYPE_F16 ? 0x1p-10
-                                                                     : 0.0;
-                double row_max = 0, excess = 0;
-                for (int64_t j = 0; j < V; j++)
-                    row_max = std::max(row_max, std::fabs((double)ref.grad[r * V + j]));
-                for (int64_t j = 0; j < V; j++) {
-                    const double want = ref.grad[r * V + j];
-                    const double diff = std::fabs((double)c.grad[r * V + j] - want);
-                    excess = std::max(excess, diff - ulp * std::fabs(want) - 0x1p-24);
-                }
-                const double diff = excess;
-                if (!(diff <= 4e-6 * row_max)) {
-                    std::fprintf(out, "CHECK FAILED %s: row %" PRId64 " gradient differs from scalar "
-                                      "by %.3g (row max |grad| %.3g)\n",
-                                 name.c_str(), r, diff, row_max);
-                    bad++;
-                    break;
-                }
-            }
-        }
-    }
-    if (compared)
-        std::fprintf(out, "check: %d variant result(s) compared with scalar, %d mismatch(es)\n",
-                     compared, bad);
-    return bad ? 1 : 0;
-}
-
 bool env_on(const char *name)
 {
     const char *v = std::getenv(name);
@@ -640,9 +324,12 @@ std::string flag_value(int argc, char **argv, const char *name)
 }
 
 } // namespace
+} // namespace lsce_bench
+
 
 int main(int argc, char **argv)
 {
+    using namespace lsce_bench;
     bool quick = env_on("LSCE_BENCH_QUICK"), smoke = env_on("LSCE_BENCH_SMOKE");
     int kept = 1;
     for (int i = 1; i < argc; i++) {

@@ -15,11 +15,16 @@
 #define LSCE_CHUNK 4096
 
 typedef struct lsce_chunk_stats {
-    float max;        /* max of the chunk (−inf if every element is −inf; NaN rows: unspecified) */
-    float shift;      /* what the sums are relative to: max, or 0 when max is −inf */
-    double sum_exp;   /* Σ exp(x_c − shift) */
-    double sum_shift; /* Σ (x_c − shift) */
+    float max;         /* max of the chunk (−inf if every element is −inf; NaN rows: unspecified) */
+    float shift;       /* what the sums are relative to: max, or 0 when max is −inf */
+    int64_t n_at_max;  /* elements with x_c − shift == 0: each contributes exp(0) = 1 exactly */
+    double sum_below;  /* Σ exp(x_c − shift) over the other elements (NaN ones included) */
+    double sum_shift;  /* Σ (x_c − shift) over all */
 } lsce_chunk_stats;
+/* Keeping the exact 1s out of the fp32 lane sums keeps d − 1 = (n_at_max − 1) + sum_below exact
+ * to the last bit of the small terms: a confident row's loss log d = log1p(d − 1) and target
+ * gradient A·p_y − q_y keep full relative precision (a lane holding 1 + small terms would round
+ * them to 2^−24). */
 
 /* Storage types of logits and gradients: lsce_dtype's values index the kernel tables. Every
  * sweep computes in fp32; 16-bit outputs are rounded once, to nearest even (src/half.h). */

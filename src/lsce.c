@@ -237,9 +237,18 @@ typedef struct row_stats {
     float max;         /* the largest chunk maximum (NaN ignored: NaN rows are caught by d, S) */
     int64_t max_chunk; /* first chunk whose maximum is `max` */
     int64_t n;         /* elements covered */
-    double d;          /* Σ exp(x − max) */
+    double n_at;       /* elements equal to max: each exp(0) = 1 */
+    double d_below;    /* Σ exp(x − max) over the others: d = n_at + d_below */
     double S;          /* Σ (x − max) */
 } row_stats;
+
+/* d − 1 = (n_at − 1) + d_below: exact to the precision of the small terms (a confident row). */
+static double d_minus_1(const row_stats *st) { return (st->n_at - 1.0) + st->d_below; }
+static double d_of(const row_stats *st) { return st->n_at + st->d_below; }
+static double log_d_of(const row_stats *st)
+{
+    return st->n_at >= 1.0 ? log1p(d_minus_1(st)) : log(d_of(st));
+}
 
 /* Merges `count` chunks that start at element `first` (a multiple of LSCE_CHUNK) of a row of V
  * elements. When w is not NULL, w[k] = exp(shift_k − max), the factor that takes chunk k's
@@ -247,7 +256,7 @@ typedef struct row_stats {
 static row_stats merge_chunks(const lsce_chunk_stats *ch, int64_t count, int64_t first,
                               int64_t V, double *w)
 {
-    row_stats st = {-INFINITY, 0, 0, 0.0, 0.0};
+    row_stats st = {-INFINITY, 0, 0, 0.0, 0.0, 0.0};
     for (int64_t k = 0; k < count; k++)
         if (ch[k].max > st.max) {
             st.max = ch[k].max;
@@ -258,7 +267,12 @@ static row_stats merge_chunks(const lsce_chunk_stats *ch, int64_t count, int64_t
         const int64_t n_k = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
         const double shift_gap = (double)ch[k].shift - (double)st.max;
         const double w_k = ch[k].max == -INFINITY ? 0.0 : exp(shift_gap);
-        st.d += w_k * ch[k].sum_exp;
+        if (ch[k].max == st.max && w_k == 1.0) { /* its exact 1s are the row's */
+            st.n_at += (double)ch[k].n_at_max;
+            st.d_below += ch[k].sum_below;
+        } else {
+            st.d_below += w_k * ((double)ch[k].n_at_max + ch[k].sum_below);
+        }
         st.S += ch[k].sum_shift + (double)n_k * shift_gap;
         st.n += n_k;
         if (w)
@@ -279,7 +293,12 @@ static void merge_stats(row_stats *acc, const row_stats *part)
         return;
     }
     const double gap = part->max == acc->max ? 0.0 : (double)part->max - (double)acc->max;
-    acc->d += part->d == 0.0 ? 0.0 : part->d * exp(gap);
+    if (gap == 0.0) {
+        acc->n_at += part->n_at;
+        acc->d_below += part->d_below;
+    } else if (d_of(part) != 0.0) {
+        acc->d_below += d_of(part) * exp(gap);
+    }
     acc->S += part->S + (gap == 0.0 ? 0.0 : (double)part->n * gap);
     acc->n += part->n;
 }
@@ -290,7 +309,7 @@ static row_stats row_statistics(const lsce_kernels *k, int dt, const void *x, in
                                 float *exp_out,
                                 lsce_chunk_stats *chunks, int64_t capacity, double *w)
 {
-    row_stats acc = {-INFINITY, 0, 0, 0.0, 0.0};
+    row_stats acc = {-INFINITY, 0, 0, 0.0, 0.0, 0.0};
     for (int64_t first = 0; first < V; first += capacity * LSCE_CHUNK) {
         const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
         k->row_stats[dt]((const char *)x + (size_t)first * lsce_dtype_size(dt), n,
@@ -306,7 +325,7 @@ static row_stats row_statistics(const lsce_kernels *k, int dt, const void *x, in
 static int64_t row_argmax(const lsce_kernels *k, int dt, const void *x, int64_t V,
                           const row_stats *st)
 {
-    if (isnan(st->d) || isnan(st->S))
+    if (isnan(st->d_below) || isnan(st->S))
         for (int64_t c = 0; c < V; c++)
             if (isnan(lsce_load_as_f32(x, dt, c)))
                 return c;
@@ -406,7 +425,7 @@ static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_resu
         if (!kept) {
             if (c->row_lse) { /* before the gradient row, which may be this very row */
                 const row_stats rs = row_statistics(k, in_dt, x, V, NULL, chunks, capacity, NULL);
-                c->row_lse[r] = (float)((double)rs.max + log(rs.d));
+                c->row_lse[r] = (float)((double)rs.max + log_d_of(&rs));
             }
             if (g)
                 memset(g, 0, (size_t)V * out_size);
@@ -416,7 +435,7 @@ static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_resu
         }
 
         const row_stats rs = row_statistics(k, in_dt, x, V, scratch, chunks, capacity, w);
-        const double log_d = log(rs.d);
+        const double log_d = log_d_of(&rs);
         const double x_y = (double)lsce_load_as_f32(x, in_dt, y) - (double)rs.max; /* exact */
         const double loss = row_loss_value(&p, in_dt, x, V, y, &rs, log_d, x_y);
         loss_sum += loss;
@@ -428,12 +447,14 @@ static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_resu
             c->row_lse[r] = (float)((double)rs.max + log_d);
         if (mode == 1) {
             const double scale = row_scale(c, &p, r);
-            const double g_A_over_d = scale * p.A / rs.d;
+            const double d = d_of(&rs), g_A_over_d = scale * p.A / d;
             for (int64_t kc = 0; kc < n_chunks; kc++)
                 coef[kc] = (float)(g_A_over_d * w[kc]);
-            const double p_y_scaled = g_A_over_d * w[y / LSCE_CHUNK] * (double)scratch[y];
+            /* A·p_y − a; at the maximum p_y = 1/d, and the difference is formed from d − 1 */
+            const double target = x_y == 0.0 ? ((p.A - p.a) - p.a * d_minus_1(&rs)) / d
+                                             : p.A * w[y / LSCE_CHUNK] * (double)scratch[y] / d - p.a;
             k->row_scale[out_dt](scratch, V, coef, (float)(-scale * p.b), g, p.stream);
-            lsce_store_from_f32(g, out_dt, y, (float)(p_y_scaled - scale * p.a));
+            lsce_store_from_f32(g, out_dt, y, (float)(scale * target));
         }
     }
     if (p.stream)

@@ -15,6 +15,7 @@
  *   vf_stream(p, v)                       non-temporal store (p aligned to the vector size)
  *   vf_max_lane(v)                        horizontal max
  *   vf_find(v, value)                     lowest lane equal to value, or −1
+ *   vf_split_zero(t, &e)                  zeroes the lanes of e where t == 0, returns their count
  *   vf_exp_neg(t)                         exp(t) for t ≤ 0 or NaN (−inf → 0, NaN → NaN)
  *   vsum_zero(), vsum_fold(acc, v), vsum_total(acc)   double accumulation of float vectors
  *   prefetch_l1(p), prefetch_l2(p) (p: const void *), store_fence()
@@ -185,16 +186,19 @@ SWEEP_INLINE int64_t row_find(const void *x, int64_t n, float value, int dt)
 }
 
 typedef struct chunk_sums {
-    double sum_exp, sum_shift;
+    int64_t n_at_max;
+    double sum_below, sum_shift;
 } chunk_sums;
 
-/* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out), sums += e, t. */
+/* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out); the lanes at the
+ * max (t == 0, e == 1) are counted, the others summed; t summed. */
 #define EXPSUM_STEP(off, e_acc, t_acc)                                                             \
     do {                                                                                           \
         const vf t = vf_sub(load_vec(x, i + (off), dt), s);                                        \
-        const vf e = vf_exp_neg(t);                                                                \
+        vf e = vf_exp_neg(t);                                                                      \
         if (exp_out)                                                                               \
             vf_store_aligned(exp_out + i + (off), e);                                              \
+        n_at_max += vf_split_zero(t, &e);                                                          \
         e_acc = vf_add(e_acc, e);                                                                  \
         t_acc = vf_add(t_acc, t);                                                                  \
     } while (0)
@@ -204,6 +208,7 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
     const vf s = vf_set1(shift);
     const char *bytes = (const char *)x;
     vsum sum_e = vsum_zero(), sum_t = vsum_zero();
+    int64_t n_at_max = 0;
     int64_t i = 0;
     while (i < n) {
         const int64_t end = n - i < BLOCK ? n : i + BLOCK;
@@ -220,19 +225,20 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
         }
         for (; i + W <= end; i += W)
             EXPSUM_STEP(0, e0, t0);
-        if (i < end) { /* lanes past the end are dropped */
-            const vf t = vf_sub(load_tail(x, i, end - i, shift, dt), s);
-            const vf e = vf_exp_neg(t);
+        if (i < end) { /* lanes past the end: x = −inf, so e = 0 and t ≠ 0; t dropped */
+            const vf t = vf_sub(load_tail(x, i, end - i, -__builtin_inff(), dt), s);
+            vf e = vf_exp_neg(t);
             if (exp_out)
                 vf_store_tail(exp_out + i, end - i, e);
-            e1 = vf_add(e1, vf_keep(e, end - i));
+            n_at_max += vf_split_zero(t, &e);
+            e1 = vf_add(e1, e);
             t1 = vf_add(t1, vf_keep(t, end - i));
             i = end;
         }
         sum_e = vsum_fold(sum_e, vf_add(vf_add(e0, e1), vf_add(e2, e3)));
         sum_t = vsum_fold(sum_t, vf_add(vf_add(t0, t1), vf_add(t2, t3)));
     }
-    return (chunk_sums){vsum_total(sum_e), vsum_total(sum_t)};
+    return (chunk_sums){n_at_max, vsum_total(sum_e), vsum_total(sum_t)};
 }
 
 SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
@@ -244,7 +250,8 @@ SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk
         const float max = chunk_max(chunk, len, dt);
         const float shift = max == -__builtin_inff() ? 0.0f : max;
         const chunk_sums s = chunk_expsum(chunk, len, shift, exp_out ? exp_out + begin : NULL, dt);
-        chunks[begin / LSCE_CHUNK] = (lsce_chunk_stats){max, shift, s.sum_exp, s.sum_shift};
+        chunks[begin / LSCE_CHUNK] =
+            (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift};
     }
 }
 

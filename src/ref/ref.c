@@ -6,6 +6,8 @@
  *   1. Stats, chunk by chunk (row_stats). For chunk k (LSCE_CHUNK elements, read from memory once
  *      and swept a second time while it sits in L1):
  *        m_k = max x_c,  d_k = Σ exp(x_c − m_k),  S_k = Σ (x_c − m_k),   e_c = exp(x_c − m_k)
+ *      with d_k kept as n_k (elements at m_k, each exp(0) = 1 exactly) + the sum of the others,
+ *      so that d − 1 is known to the precision of its small terms (a confident row: d ≈ 1).
  *      (e_c stored in a scratch row by the fused path: one exp per element). Every term of d_k
  *      lies in [0, 1] and every term of S_k in [−inf, 0]: each sum has one sign, so its relative
  *      error is bounded by the length of its longest chain of roundings, and nothing cancels
@@ -17,11 +19,12 @@
  *   3. With a = q_y, b = q_c (c ≠ y), A = a + b(V−1) = Σ q:
  *        loss = A·lse − (a − b)·x_y − b·Σ x
  *             = A·log d − (a − b)·(x_y − m) − b·S             (A = (a − b) + bV cancels every m)
- *        nll  = log d − (x_y − m)
+ *        nll  = log d − (x_y − m),        log d = log1p(d − 1)
  *   4. Gradient, with g the row's scale (grad_output, 1/denominator for mean), p_c = w_k·e_c/d:
  *        grad_c = g·(A·p_c − b)  = fma(e_c, coef_k, −g·b),  coef_k = g·A·w_k/d   (row_scale)
- *        grad_y = g·(A·p_y − a)    formed in double, rounded once, stored over grad_y,
- *      so a target probability near 1 keeps full relative precision in A·p_y − a.
+ *        grad_y = g·(A·p_y − a)    formed in double, rounded once, stored over grad_y;
+ *      when x_y is the maximum, p_y = 1/d and A·p_y − a = ((A − a) − a·(d − 1))/d, so a target
+ *      probability near 1 keeps full relative precision.
  *   Backward from a saved lse recomputes p_c = exp(x_c − lse) (row_expscale).
  *   argmax: the lowest c with x_c == m (row_find in the first chunk whose max is m); a NaN row's
  *   argmax is its first NaN (torch.argmax).
@@ -62,16 +65,21 @@ static inline void row_stats(const void *x, int64_t n, float *exp_out, lsce_chun
             max = v > max ? v : max;
         }
         const float shift = max == -INFINITY ? 0.0f : max;
-        double sum_exp = 0.0, sum_shift = 0.0;
+        int64_t n_at_max = 0;
+        double sum_below = 0.0, sum_shift = 0.0;
         for (int64_t c = begin; c < end; c++) {
             const float t = lsce_load_as_f32(x, dt, c) - shift;
             const float e = expf(t);
             if (exp_out)
                 exp_out[c] = e;
-            sum_exp += e;
+            if (t == 0.0f)
+                n_at_max++;
+            else
+                sum_below += e;
             sum_shift += t;
         }
-        chunks[begin / LSCE_CHUNK] = (lsce_chunk_stats){max, shift, sum_exp, sum_shift};
+        chunks[begin / LSCE_CHUNK] =
+            (lsce_chunk_stats){max, shift, n_at_max, sum_below, sum_shift};
     }
 }
 

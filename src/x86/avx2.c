@@ -43,6 +43,12 @@ static inline int vf_find(vf v, float value)
     const int k = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(value), _CMP_EQ_OQ));
     return k ? __builtin_ctz((unsigned)k) : -1;
 }
+static inline int vf_split_zero(vf t, vf *e)
+{
+    const vf at = _mm256_cmp_ps(t, _mm256_setzero_ps(), _CMP_EQ_OQ);
+    *e = _mm256_andnot_ps(at, *e);
+    return __builtin_popcount((unsigned)_mm256_movemask_ps(at));
+}
 static inline vsum vsum_zero(void) { return _mm256_setzero_pd(); }
 static inline vsum vsum_fold(vsum acc, vf v)
 {

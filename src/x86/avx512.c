@@ -42,6 +42,12 @@ static inline int vf_find(vf v, float value)
     const __mmask16 k = _mm512_cmpeq_ps_mask(v, _mm512_set1_ps(value));
     return k ? __builtin_ctz(k) : -1;
 }
+static inline int vf_split_zero(vf t, vf *e)
+{
+    const __mmask16 at = _mm512_cmp_ps_mask(t, _mm512_setzero_ps(), _CMP_EQ_OQ);
+    *e = _mm512_mask_mov_ps(*e, at, _mm512_setzero_ps());
+    return __builtin_popcount(at);
+}
 static inline vsum vsum_zero(void) { return _mm512_setzero_pd(); }
 static inline vsum vsum_fold(vsum acc, vf v)
 {
