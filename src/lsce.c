@@ -108,7 +108,7 @@ static size_t extent_bytes(int64_t rows, int64_t vocab, int64_t stride, size_t e
     if (rows == 0)
         return 0;
     const uint64_t limit = (uint64_t)PTRDIFF_MAX / elem;
-    if ((uint64_t)(rows - 1) > (limit - (uint64_t)vocab) / (uint64_t)stride)
+    if ((uint64_t)vocab > limit || (uint64_t)(rows - 1) > (limit - (uint64_t)vocab) / (uint64_t)stride)
         return 0;
     return (size_t)(((uint64_t)(rows - 1) * (uint64_t)stride + (uint64_t)vocab) * elem);
 }
@@ -139,6 +139,7 @@ typedef struct call {
     float *row_loss;
     float *row_lse;
     const float *row_lse_in;
+    lsce_result *result;
 } call;
 
 static lsce_status prepare(const call *c, plan *p)
@@ -176,17 +177,19 @@ static lsce_status prepare(const call *c, plan *p)
     const span out_grad = {(const char *)c->grad, c->grad ? grad_bytes : 0};
     const span out_loss = {(const char *)c->row_loss, row_bytes};
     const span out_lse = {(const char *)c->row_lse, row_bytes};
+    const span out_result = {(const char *)c->result, c->result ? sizeof *c->result : 0};
+    const span in_opts = {(const char *)o, sizeof *o}; /* read until the result is written */
     const int in_place = c->grad && (const void *)c->grad == c->logits &&
                          c->grad_stride == c->logits_stride && o->grad_dtype == o->logits_dtype;
     if (!in_place && overlap(out_grad, in_logits))
         return LSCE_ERR_ALIAS;
-    const span outs[3] = {out_grad, out_loss, out_lse};
-    const span ins[4] = {in_logits, in_targets, in_go, in_lse};
-    for (int i = 0; i < 3; i++) {
-        for (int j = i + 1; j < 3; j++)
+    const span outs[4] = {out_grad, out_loss, out_lse, out_result};
+    const span ins[5] = {in_logits, in_targets, in_go, in_lse, in_opts};
+    for (int i = 0; i < 4; i++) {
+        for (int j = i + 1; j < 4; j++)
             if (overlap(outs[i], outs[j]))
                 return LSCE_ERR_ALIAS;
-        for (int j = i == 0 ? 1 : 0; j < 4; j++)
+        for (int j = i == 0 ? 1 : 0; j < 5; j++)
             if (overlap(outs[i], ins[j]))
                 return LSCE_ERR_ALIAS;
     }
@@ -362,8 +365,9 @@ static double row_loss_value(const plan *p, int dt, const void *x, int64_t V, in
 #define GROUP_CHUNKS 64 /* chunk statistics the forward path keeps on its stack */
 
 /* The row pass shared by the three entry points. mode: 0 forward, 1 fused, 2 backward. */
-static lsce_status run(const lsce_kernels *k, const call *c, int mode, lsce_result *result)
+static lsce_status run(const lsce_kernels *k, const call *c, int mode)
 {
+    lsce_result *result = c->result;
     plan p;
     lsce_status st = prepare(c, &p);
     if (st != LSCE_OK)
@@ -493,10 +497,10 @@ lsce_status lsce_forward_backward_with(const lsce_kernels *k, const lsce_options
                                        float *row_loss, float *row_lse, lsce_result *result)
 {
     const call c = {opts, rows, vocab, logits, logits_stride, targets, grad_output, grad,
-                    grad_stride, row_loss, row_lse, NULL};
+                    grad_stride, row_loss, row_lse, NULL, result};
     if (rows > 0 && !grad)
         return LSCE_ERR_NULL;
-    return run(k, &c, 1, result);
+    return run(k, &c, 1);
 }
 
 lsce_status lsce_forward_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
@@ -522,8 +526,8 @@ lsce_status lsce_forward(const lsce_options *opts, int64_t rows, int64_t vocab, 
     if (st != LSCE_OK)
         return st;
     const call c = {opts, rows, vocab, logits, logits_stride, targets, NULL, NULL, 0,
-                    row_loss, row_lse, NULL};
-    return run(k, &c, 0, result);
+                    row_loss, row_lse, NULL, result};
+    return run(k, &c, 0);
 }
 
 lsce_status lsce_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
@@ -538,6 +542,6 @@ lsce_status lsce_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
     if (rows > 0 && (!grad || !row_lse))
         return LSCE_ERR_NULL;
     const call c = {opts, rows, vocab, logits, logits_stride, targets, grad_output, grad,
-                    grad_stride, NULL, NULL, row_lse};
-    return run(k, &c, 2, NULL);
+                    grad_stride, NULL, NULL, row_lse, NULL};
+    return run(k, &c, 2);
 }
