@@ -16,7 +16,8 @@ seconds=${LSCE_FUZZ_SECONDS:-60}
 targets=(fuzz_kernels fuzz_npy)
 CC_FUZZ=${CC_FUZZ:-clang}
 flags=(-std=c11 -O1 -g -Wall -Wextra -Werror=vla -Werror=missing-prototypes
-       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+       -fsanitize-coverage-ignorelist=fuzz/coverage_ignore.txt)
 
 build_targets() {
     # The library itself through its own meson build (same sources and per-ISA flags), compiled
@@ -27,7 +28,7 @@ build_targets() {
             -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
     fi
     ninja -C "$build" liblsce_core.a >/dev/null
-    "$CC_FUZZ" "${flags[@]}" -Iinclude -Itests fuzz/fuzz_kernels.c tests/oracle.c \
+    "$CC_FUZZ" "${flags[@]}" -Iinclude -Itests fuzz/fuzz_kernels.c fuzz/reference.c tests/oracle.c \
         "$build/liblsce_core.a" -lm -lpthread -o "$build/fuzz_kernels"
     "$CC_FUZZ" "${flags[@]}" -Itools fuzz/fuzz_npy.c tools/npy.c -o "$build/fuzz_npy"
 }
@@ -38,12 +39,13 @@ corpus_of() { echo "fuzz/corpus/${1#fuzz_}"; }
 
 replay() {
     local status=0
+    mkdir -p "$build/artifacts"
     for t in "${targets[@]}"; do
         local corpus
         corpus=$(corpus_of "$t")
         local n
         n=$(find "$corpus" -type f | wc -l)
-        if "$build/$t" -runs=0 "$corpus" >"$build/$t-replay.log" 2>&1; then
+        if "$build/$t" -runs=0 -artifact_prefix="$build/artifacts/$t-replay-" "$corpus" >"$build/$t-replay.log" 2>&1; then
             echo "$t: replayed $n seed inputs: clean"
         else
             echo "$t: REPLAY FAILED (log: $build/$t-replay.log)"
@@ -62,7 +64,7 @@ fuzz() {
         # New inputs go into a scratch copy: the committed corpus only changes by hand.
         rm -rf "$build/corpus-$t" && cp -r "$(corpus_of "$t")" "$build/corpus-$t"
         "$build/$t" "$build/corpus-$t" -max_total_time="$seconds" -max_len="$(max_len "$t")" \
-            -timeout=20 -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
+            -len_control=0 -timeout=20 -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
             >"$build/$t-fuzz.log" 2>&1 &
         pids+=($!)
     done

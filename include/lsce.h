@@ -35,6 +35,8 @@
  *   - gradient of a row (scale g): |error of grad_c| ≤ 2.6e-6·(max_c |grad_c| + |g|·max(q_y, q_c))
  *     (the second term: A·p_c − q_c cancels when p ≈ q).
  *   - lsce_backward recomputes p from the saved fp32 row_lse: add |lse|·u to p's relative error.
+ *   - Range: finite logits of one row must span less than FLT_MAX/65 (≈ 5e36): the SIMD sums of
+ *     x − max run in fp32 lanes and would overflow to −inf (the smoothed loss then reads +inf).
  *   - 16-bit logits are exact in fp32, so these bounds hold against the upcast inputs; a 16-bit
  *     gradient adds half an ulp of its dtype (the single rounding of the fp32 value).
  *

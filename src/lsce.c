@@ -208,7 +208,11 @@ static lsce_status prepare(const call *c, plan *p)
     switch (o->convention) {
     case LSCE_CONV_UNIFORM: p->a = 1.0 - eps + eps / V; p->b = eps / V; break;
     case LSCE_CONV_OTHERS: p->a = 1.0 - eps; p->b = c->vocab > 1 ? eps / (V - 1.0) : 0.0; break;
-    case LSCE_CONV_SEED: p->a = 1.0 - eps; p->b = eps / V; break;
+    case LSCE_CONV_SEED:
+    default: /* checked above: the default only tells the compiler a and b are always set */
+        p->a = 1.0 - eps;
+        p->b = eps / V;
+        break;
     }
     p->A = p->a + p->b * (V - 1.0);
     p->kl_const = o->kl ? xlogx(p->a) + (V - 1.0) * xlogx(p->b) : 0.0;

@@ -78,7 +78,8 @@ static double rd_f64(reader *r)
     return d;
 }
 
-/* Arrays: n elements (n checked against the remaining bytes before allocating). */
+/* Arrays: n elements (n checked against the remaining bytes before allocating); kind 'f' float,
+ * 'h' uint16, otherwise 8-byte int64 or double. */
 static void *rd_array(reader *r, int64_t n, size_t elem, int kind)
 {
     if (n < 0 || (uint64_t)n > (uint64_t)(r->end - r->p) / elem) {
@@ -95,6 +96,8 @@ static void *rd_array(reader *r, int64_t n, size_t elem, int kind)
         if (kind == 'f') {
             uint32_t u = le32(b);
             memcpy((float *)out + i, &u, 4);
+        } else if (kind == 'h') {
+            ((uint16_t *)out)[i] = (uint16_t)(b[0] | b[1] << 8);
         } else {
             uint64_t u = le64(b);
             memcpy((char *)out + (size_t)i * 8, &u, 8); /* int64 or double */
@@ -113,6 +116,9 @@ static void case_free(golden_case *c)
     free(c->row_lse);
     free(c->row_argmax);
     free(c->grad);
+    free(c->logits16);
+    free(c->grad_bf16);
+    free(c->grad_f16);
     memset(c, 0, sizeof *c);
 }
 
@@ -125,7 +131,7 @@ void golden_free(golden_set *set)
     set->n = 0;
 }
 
-static int read_case(reader *r, golden_case *c)
+static int read_case(reader *r, golden_case *c, int64_t version)
 {
     const unsigned char *name = take(r, 48);
     if (!name)
@@ -155,6 +161,16 @@ static int read_case(reader *r, golden_case *c)
     c->row_lse = rd_array(r, c->rows, 8, 'd');
     c->row_argmax = rd_array(r, c->rows, 8, 'i');
     c->grad = rd_array(r, nv, 8, 'd');
+    c->logits_dtype = LSCE_DTYPE_F32;
+    if (version >= 2) {
+        const int64_t dt = rd_i64(r);
+        if (dt != LSCE_DTYPE_BF16 && dt != LSCE_DTYPE_F16)
+            return -1;
+        c->logits_dtype = (lsce_dtype)dt;
+        c->logits16 = rd_array(r, nv, 2, 'h');
+        c->grad_bf16 = rd_array(r, nv, 2, 'h');
+        c->grad_f16 = rd_array(r, nv, 2, 'h');
+    }
     return r->bad ? -1 : 0;
 }
 
@@ -192,15 +208,16 @@ int golden_load(const char *dir, golden_set *set, char *err, size_t err_size)
     reader r = {buf, buf + size, 0};
     const unsigned char *magic = take(&r, 8);
     const int64_t version = rd_i64(&r), n = rd_i64(&r);
-    if (!magic || memcmp(magic, "LSCEGOLD", 8) || version != 1 || n < 1 || n > 100000) {
+    if (!magic || memcmp(magic, "LSCEGOLD", 8) || version < 1 || version > 2 || n < 1 ||
+        n > 100000) {
         free(buf);
-        snprintf(err, err_size, "%s: not a version-1 lsce golden file", path);
+        snprintf(err, err_size, "%s: not a version-1 or -2 lsce golden file", path);
         return -1;
     }
     set->cases = calloc((size_t)n, sizeof *set->cases);
     for (int64_t i = 0; set->cases && i < n; i++) {
         set->n = i + 1;
-        if (read_case(&r, &set->cases[i])) {
+        if (read_case(&r, &set->cases[i], version)) {
             snprintf(err, err_size, "%s: case %lld is truncated or malformed", path,
                      (long long)i);
             golden_free(set);
@@ -280,7 +297,7 @@ static void expect_close(checker *k, int qty, const char *what, int64_t r, int64
               (long long)r, (long long)col, got, want, fabs(got - want), tol);
 }
 
-static void weights(const golden_case *c, double *a, double *b, double *A)
+void golden_weights(const golden_case *c, double *a, double *b, double *A)
 {
     const double eps = c->opts.smoothing, V = (double)c->vocab;
     switch (c->opts.convention) {
@@ -291,7 +308,7 @@ static void weights(const golden_case *c, double *a, double *b, double *A)
     *A = *a + *b * (V - 1.0);
 }
 
-static double row_scale(const golden_case *c, int64_t r, int64_t n_kept)
+double golden_row_scale(const golden_case *c, int64_t r, int64_t n_kept)
 {
     double go = 1.0;
     if (c->n_grad_output == 1)
@@ -309,6 +326,10 @@ int golden_check(const golden_case *c, lsce_isa isa, golden_entry entry, golden_
     const float guard = -12345.75f;
     lsce_options o = c->opts;
     o.isa = isa;
+    if (c->logits_dtype != LSCE_DTYPE_F32) {
+        failf(&k, "a 16-bit-logits case (version 2): tests/golden_half.c checks those");
+        return k.failures;
+    }
 
     float *logits = malloc((size_t)(N * ld) * sizeof(float) + 1);
     float *grad = malloc((size_t)(N * ld) * sizeof(float) + 1);
@@ -363,7 +384,7 @@ int golden_check(const golden_case *c, lsce_isa isa, golden_entry entry, golden_
     }
 
     double a, b, A;
-    weights(c, &a, &b, &A);
+    golden_weights(c, &a, &b, &A);
     int64_t n_kept = 0, n_correct = 0;
     for (int64_t r = 0; r < N; r++)
         if (c->targets[r] != c->opts.ignore_index) {
@@ -413,7 +434,7 @@ int golden_check(const golden_case *c, lsce_isa isa, golden_entry entry, golden_
         for (int64_t j = 0; j < V; j++)
             if (isfinite(want[j]))
                 gmax = fmax(gmax, fabs(want[j]));
-        const double scale = row_scale(c, r, n_kept);
+        const double scale = golden_row_scale(c, r, n_kept);
         for (int64_t j = 0; j < V; j++) {
             double tol = bound_grad(gmax, scale, a, b);
             if (entry == GOLDEN_BACKWARD && isfinite(c->row_lse[r]))

@@ -1,7 +1,9 @@
 /*
  * Golden vectors from PyTorch (tests/gen_golden.py → tests/golden/golden.bin): the reader and the
  * checker shared by the Criterion suite (tests/test_golden.c) and the Criterion-free runner
- * (tests/golden_check.c, for cross builds without Criterion).
+ * (tests/golden_check.c, for cross builds without Criterion). The reader also reads version 2,
+ * the 16-bit-logits vectors of tests/gen_golden_half.py (tests/golden_half/, checked by
+ * tests/golden_half.c).
  */
 #ifndef LSCE_TESTS_GOLDEN_H
 #define LSCE_TESTS_GOLDEN_H
@@ -13,7 +15,8 @@
 
 enum {
     GOLDEN_FLAG_ALL_IGNORED_MEAN = 1, /* PyTorch's loss is NaN here; lsce documents 0 */
-    GOLDEN_FLAG_TORCH_CROSS_ENTROPY = 2 /* computed by F.cross_entropy itself */
+    GOLDEN_FLAG_TORCH_CROSS_ENTROPY = 2, /* computed by F.cross_entropy itself */
+    GOLDEN_FLAG_CONVERSION_TABLE = 4 /* version 2: PyTorch's conversions only, no library call */
 };
 
 typedef struct golden_case {
@@ -29,6 +32,12 @@ typedef struct golden_case {
     double *row_loss, *row_nll, *row_lse; /* rows each (nll 0 for ignored rows) */
     int64_t *row_argmax;   /* torch.argmax of the fp32 row */
     double *grad;          /* rows × vocab */
+    /* Version 2 (16-bit logits). `logits` then holds the fp32 values before PyTorch rounded them
+     * to logits16, and every output above is that of the exact upcast of logits16. */
+    lsce_dtype logits_dtype; /* f32 for version 1 */
+    uint16_t *logits16;      /* rows × vocab: x.to(torch.bfloat16 / float16), NULL in version 1 */
+    uint16_t *grad_bf16;     /* rows × vocab: PyTorch's grad.to(torch.bfloat16) */
+    uint16_t *grad_f16;      /* rows × vocab: PyTorch's grad.to(torch.float16) */
 } golden_case;
 
 typedef struct golden_set {
@@ -39,7 +48,8 @@ typedef struct golden_set {
 /* The golden directory: $LSCE_GOLDEN_DIR, else the compile-time GOLDEN_DIR. */
 const char *golden_dir(void);
 
-/* Reads <dir>/golden.bin. Returns 0 on success; on failure writes a message into err. */
+/* Reads <dir>/golden.bin (version 1 or 2). Returns 0 on success; on failure writes a message into
+ * err. */
 int golden_load(const char *dir, golden_set *set, char *err, size_t err_size);
 void golden_free(golden_set *set);
 
@@ -59,7 +69,8 @@ typedef void (*golden_fail_fn)(void *ctx, const char *message);
 
 /* Runs one entry point with one variant on one case and compares every output. Returns the
  * number of failed checks (0: pass); each failure is reported through fail (which may be NULL).
- * At most max_reports failures are reported per call (the count is still complete). */
+ * At most max_reports failures are reported per call (the count is still complete). fp32-logits
+ * (version 1) cases only: tests/golden_half.h checks the others. */
 int golden_check(const golden_case *c, lsce_isa isa, golden_entry entry, golden_fail_fn fail,
                  void *ctx, int max_reports);
 
@@ -68,5 +79,10 @@ int golden_check(const golden_case *c, lsce_isa isa, golden_entry entry, golden_
 enum { GOLDEN_QTY_COUNT_ = 5 };
 extern const char *const golden_qty_names[GOLDEN_QTY_COUNT_];
 extern double golden_worst_ratio[GOLDEN_QTY_COUNT_];
+
+/* The smoothing weights of a case (q_y = a, q_c = b, A = Σ q) and the gradient scale of row r
+ * (grad_output, / n_kept for mean), as lsce.h defines them. */
+void golden_weights(const golden_case *c, double *a, double *b, double *A);
+double golden_row_scale(const golden_case *c, int64_t r, int64_t n_kept);
 
 #endif

@@ -88,7 +88,8 @@ void oracle_eval_row(const lsce_options *o, int64_t V, const float *x, int64_t y
     csum d = {0, 0};
     for (int64_t c = 0; c < V; c++)
         csum_add(&d, exp((double)x[c] - m)); /* exp(−inf) = 0 */
-    const double lse = m + log(csum_get(&d));
+    const double log_d = log(csum_get(&d));
+    const double lse = m + log_d;
 
     /* q explicitly, loss = −Σ q_c log p_c (+ Σ q log q), skipping q_c == 0. */
     csum loss = {0, 0};
@@ -98,13 +99,14 @@ void oracle_eval_row(const lsce_options *o, int64_t V, const float *x, int64_t y
         sum_q += q;
         if (q == 0.0)
             continue;
-        const double logp = (double)x[c] - lse;
+        /* (x − m) − log d, not x − lse: m + log d rounds away log d once |m| is large */
+        const double logp = ((double)x[c] - m) - log_d;
         csum_add(&loss, -q * logp);
         if (o->kl)
             csum_add(&loss, q * log(q));
     }
     out->loss = csum_get(&loss);
-    out->nll = lse - (double)x[y];
+    out->nll = log_d - ((double)x[y] - m);
     out->lse = lse;
 
     if (grad) {
@@ -113,7 +115,7 @@ void oracle_eval_row(const lsce_options *o, int64_t V, const float *x, int64_t y
         (void)sum_q;
         for (int64_t c = 0; c < V; c++) {
             const double q = c == y ? a : b;
-            const double p = exp((double)x[c] - lse);
+            const double p = exp(((double)x[c] - m) - log_d);
             grad[c] = A * p - q;
         }
     }

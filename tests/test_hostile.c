@@ -3,8 +3,8 @@
  * PTRDIFF_MAX boundary (including sizes that wrap), a scratch row too large to allocate, buffers
  * that share exactly one element, spans that depend on the reduction or include row padding,
  * in place across same-size dtypes, objective options outside their domain (NaN, negative, out of
- * range: invalid even once those options are implemented), and the result struct aliasing
- * another buffer.
+ * range: invalid even once those options are implemented), and the result or options struct
+ * overlapping another buffer.
  *
  * Rule (lsce.h): validation happens before anything is written. Every call here is made with all
  * its real buffers inside one guard-filled arena, compared byte for byte afterwards: a rejected
@@ -42,6 +42,7 @@ enum {
     AR_ROW_LOSS = 128,
     AR_ROW_LSE = 192,
     AR_RESULT = 256, /* lsce_result */
+    AR_OPTIONS = 320, /* lsce_options: an input too, which no output may overlap */
     AR_LOGITS = 512, /* R × S */
     AR_GRAD = 1024,  /* R × S */
     AR_FLOATS = 2048
@@ -65,6 +66,7 @@ typedef struct call {
 } call;
 
 static int64_t *arena_targets(void) { return (int64_t *)(void *)(arena + AR_TARGETS); }
+static lsce_options *arena_options(void) { return (lsce_options *)(void *)(arena + AR_OPTIONS); }
 
 /* A valid call of entry e (smoothing 0.1, row 1 ignored), buffers in a freshly filled arena. */
 static call valid_call(entry e)
@@ -96,24 +98,29 @@ static call valid_call(entry e)
     return c;
 }
 
+/* Calls c->e with the options copied into the arena (expect_status puts them there). */
 static lsce_status run(const call *c)
 {
+    const lsce_options *o = arena_options();
     switch (c->e) {
     case E_FUSED:
-        return lsce_forward_backward(&c->o, c->rows, c->vocab, c->logits, c->ls, c->targets,
-                                     c->go, c->grad, c->gs, c->row_loss, c->row_lse, c->result);
+        return lsce_forward_backward(o, c->rows, c->vocab, c->logits, c->ls, c->targets, c->go,
+                                     c->grad, c->gs, c->row_loss, c->row_lse, c->result);
     case E_FORWARD:
-        return lsce_forward(&c->o, c->rows, c->vocab, c->logits, c->ls, c->targets, c->row_loss,
+        return lsce_forward(o, c->rows, c->vocab, c->logits, c->ls, c->targets, c->row_loss,
                             c->row_lse, c->result);
     default:
-        return lsce_backward(&c->o, c->rows, c->vocab, c->logits, c->ls, c->targets, c->row_lse,
+        return lsce_backward(o, c->rows, c->vocab, c->logits, c->ls, c->targets, c->row_lse,
                              c->go, c->grad, c->gs);
     }
 }
 
-/* The call returns want; unless want is LSCE_OK, not one byte of the arena changed. */
+/* The call returns want; unless want is LSCE_OK, not one byte of the arena changed. The options
+ * live in the arena too, below the buffers a test places last: a test's span that reaches far
+ * above its buffer then overlaps no input it does not mean to. */
 static void expect_status(const call *c, lsce_status want, const char *what)
 {
+    *arena_options() = c->o;
     memcpy(arena_before, arena, sizeof arena);
     const lsce_status st = run(c);
     cr_expect_eq(st, want, "%s [%s, isa %s]: status %d (%s), want %d (%s)", what,
@@ -167,10 +174,11 @@ typedef struct extent_case {
     lsce_status want;
 } extent_case;
 
-/* Forward with no per-row outputs, so that only the logits and targets spans exist. Cases that
- * fit (want LSCE_ERR_TARGET) carry a first target out of range: the call must get past the shape
- * checks and stop at the targets, reading nothing else. Cases that overflow carry valid targets:
- * only the shape check stands between them and reading far past the 40-float logits buffer. */
+/* Forward with no outputs at all (row_loss, row_lse, result: NULL), so that only the logits and
+ * targets spans exist and no overlap can be reported. Cases that fit (want LSCE_ERR_TARGET) carry
+ * a first target out of range: the call must get past the shape checks and stop at the targets,
+ * reading nothing else. Cases that overflow carry valid targets: only the shape check stands
+ * between them and reading far past the 40-float logits buffer. */
 static void expect_extent(const extent_case *k)
 {
     call c = valid_call(E_FORWARD);
@@ -179,6 +187,7 @@ static void expect_extent(const extent_case *k)
     c.ls = k->stride;
     c.o.logits_dtype = k->dtype;
     c.row_loss = c.row_lse = NULL;
+    c.result = NULL;
     arena_targets()[0] = k->want == LSCE_ERR_TARGET ? k->vocab : 0;
     expect_status(&c, k->want, k->what);
 }
@@ -215,7 +224,7 @@ Test(hostile, logits_byte_count_at_and_past_ptrdiff_max)
 }
 
 /* The same boundary for the gradient's stride (fused): the gradient is placed above every other
- * buffer, so that its span, however long, overlaps none of them. */
+ * buffer (the options included), so that its span, however long, overlaps none of them. */
 Test(hostile, gradient_byte_count_at_and_past_ptrdiff_max)
 {
     const struct {
@@ -376,19 +385,24 @@ Test(hostile, in_place_needs_the_same_stride_and_dtype)
     expect_for_entries(GRAD_ENTRIES, in_place_bf16, LSCE_OK, "in place, bf16 both (control)");
 }
 
-/* The result struct is an output too: over another buffer it must be an overlap. */
+/* The result struct is an output too: over another buffer it must be an overlap. The options
+ * struct is an input (read until the result is written): no output may overlap it. */
+static void result_over_options(call *c) { c->result = (lsce_result *)(void *)arena_options(); }
+static void row_lse_over_options(call *c) { c->row_lse = (float *)(void *)arena_options() + 2; }
 static void result_over_row_loss(call *c) { c->result = (lsce_result *)(void *)c->row_loss; }
 static void result_over_logits(call *c) { c->result = (lsce_result *)(void *)c->logits; }
 static void result_over_grad(call *c) { c->result = (lsce_result *)c->grad; }
 static void result_over_targets(call *c) { c->result = (lsce_result *)(void *)arena_targets(); }
 
-Test(hostile, result_over_another_buffer_is_alias)
+Test(hostile, result_or_options_overlapping_another_buffer_is_alias)
 {
     const unsigned forward_outputs = (1u << E_FUSED) | (1u << E_FORWARD);
     expect_for_entries(forward_outputs, result_over_row_loss, LSCE_ERR_ALIAS, "result over row_loss");
     expect_for_entries(forward_outputs, result_over_logits, LSCE_ERR_ALIAS, "result over the logits");
     expect_for_entries(1u << E_FUSED, result_over_grad, LSCE_ERR_ALIAS, "result over the gradient");
     expect_for_entries(forward_outputs, result_over_targets, LSCE_ERR_ALIAS, "result over targets");
+    expect_for_entries(forward_outputs, result_over_options, LSCE_ERR_ALIAS, "result over opts");
+    expect_for_entries(forward_outputs, row_lse_over_options, LSCE_ERR_ALIAS, "row_lse over opts");
 }
 
 /* ---- objective options outside their domain --------------------------------------------------- */

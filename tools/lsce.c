@@ -293,6 +293,13 @@ static int write_outputs(const run_args *a, const batch *b, const void *grad, np
         st = npy_stage(&grad_out, a->grad_path, grad_dtype, 2, grad_shape, grad, &err);
     if (st == 0 && a->loss_path)
         st = npy_stage(&loss_out, a->loss_path, NPY_F32, 1, &b->rows, row_loss, &err);
+    /* Two spellings of one file ("out.npy", "./out.npy", a symlink to it): the second rename
+     * would silently replace the first output. */
+    if (st == 0 && grad_out.path && loss_out.path && !strcmp(grad_out.path, loss_out.path)) {
+        snprintf(err.text, sizeof err.text, "run: --grad-out and --loss-out name the same file %s",
+                 grad_out.path);
+        st = -1;
+    }
     if (st == 0 && a->grad_path)
         st = npy_commit(&grad_out, &err);
     if (st == 0 && a->loss_path)

@@ -453,6 +453,27 @@ static int write_and_close(FILE *f, const char *preamble, size_t preamble_len, c
     return st;
 }
 
+/* A path that does not exist yet, with its directory resolved (realpath): two spellings of one
+ * new file ("out.npy", "./out.npy", "dir/../out.npy") give the same string. When the directory
+ * cannot be resolved the path is kept as it is (creating the file then reports why). */
+static char *canonical_new_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *dir = slash == path ? strdup("/") : slash ? strndup(path, (size_t)(slash - path))
+                                                    : strdup(".");
+    char *resolved = dir && *base ? realpath(dir, NULL) : NULL;
+    free(dir);
+    if (!resolved)
+        return strdup(path);
+    const size_t len = strlen(resolved);
+    char *joined = malloc(len + 1 + strlen(base) + 1);
+    if (joined)
+        sprintf(joined, "%s%s%s", resolved, len && resolved[len - 1] == '/' ? "" : "/", base);
+    free(resolved);
+    return joined;
+}
+
 /* The file an output replaces: a symlink's target (the link stays), else the path itself.
  * *direct is set for a destination that is not a regular file (a device such as /dev/null, a
  * FIFO): there is no file to replace, it is written as it is. NULL with err set on failure. */
@@ -470,8 +491,9 @@ static char *resolve_destination(const char *path, int *direct, npy_error *err)
         return NULL;
     }
     *direct = exists && !S_ISREG(st.st_mode);
-    /* A new file (or a dangling link, which is replaced) keeps its name. */
-    char *dest = exists && !*direct ? realpath(path, NULL) : strdup(path);
+    /* A new file (or a dangling link, which is replaced) keeps its name, in its resolved
+     * directory: npy_output.path names one file one way (callers compare them). */
+    char *dest = *direct ? strdup(path) : exists ? realpath(path, NULL) : canonical_new_path(path);
     if (!dest)
         fail(err, "%s: %s", path, strerror(errno));
     return dest;

@@ -44,7 +44,9 @@ typedef struct npy_array {
     size_t data_bytes;
 } npy_array;
 
-/* A complete output file waiting (as tmp_path) to be renamed over path. */
+/* A complete output file waiting (as tmp_path) to be renamed over path. path is canonical (an
+ * existing file's realpath, a new file's resolved directory and name): two outputs name the
+ * same file exactly when their paths are equal strings. */
 typedef struct npy_output {
     char *path;
     char *tmp_path;

@@ -293,6 +293,11 @@ expect_failure "vocab 0 (library)" --logits no_vocab.npy --targets targets.npy
 rm -rf out && mkdir out && printf 'previous' >out/grad.npy
 "$LSCE" run "${valid[@]}" --grad-out out/grad.npy --loss-out out/grad.npy >stdout 2>stderr
 check_failure "--grad-out and --loss-out the same file" $?
+# The same file spelled two ways: refused (the loss used to replace the gradient, exit 0).
+rm -rf out && mkdir out && printf 'previous' >out/grad.npy
+"$LSCE" run "${valid[@]}" --grad-out out/new.npy --loss-out ./out/../out/new.npy >stdout 2>stderr
+check_failure "--grad-out and --loss-out: one new file spelled two ways" $?
+report "one new file spelled two ways: not written" $([[ ! -e out/new.npy ]] || echo "out/new.npy written")
 rm -rf out && mkdir out && printf 'previous' >out/grad.npy
 "$LSCE" run "${valid[@]}" --grad-out out/grad.npy --loss-out no_such_dir/loss.npy >stdout 2>stderr
 check_failure "an unwritable second output leaves the first untouched" $?
