@@ -7,20 +7,18 @@
 
 #define VARIANT neon
 #define W 4
-/* No streaming stores: AArch64's only non-temporal store is STNP (a register pair, no ACLE
- * intrinsic), and Cortex-A / Neoverse cores switch to a write-streaming mode on runs of full-line
- * stores, which already avoids reading each gradient line before writing it (the reason for
- * streaming stores on x86). Not measured on ARM hardware yet. STREAM_ALIGN is the same statement
- * for the sweep template before its 16-bit storage rewrite; vf_stream() is never reached. */
+/* No streaming stores (so no vf_stream*): AArch64's only non-temporal store is STNP (a register
+ * pair, no ACLE intrinsic), and Cortex-A / Neoverse cores switch to a write-streaming mode on runs
+ * of full-line stores, which already avoids reading each gradient line before writing it (the
+ * reason for streaming stores on x86). Not measured on ARM hardware yet. */
 #define HAVE_STREAM 0
-#define STREAM_ALIGN 0
 /* 16-bit storage in vectors: fp16 ↔ fp32 conversions (FCVTL / FCVTN) are base AdvSIMD (only fp16
  * arithmetic needs FEAT_FP16), bf16 is integer shifts; no HWCAP bit gates either. */
 #define HAVE_HALF 1
 
 typedef float32x4_t vf;
-/* Lanes 0–1 and 2–3 of each folded vector go to their own double accumulator: the same per-lane
- * sums as the AVX2 variant's four-double accumulator. */
+/* Two double accumulators, one per half of the folded vector (AArch64 converts two floats to
+ * double per instruction): two independent add chains instead of one. */
 typedef struct vsum {
     float64x2_t low, high;
 } vsum;
@@ -38,7 +36,6 @@ static inline vf vf_load(const float *p) { return vld1q_f32(p); }
 static inline void vf_store(float *p, vf v) { vst1q_f32(p, v); }
 /* LD1/ST1 take any alignment; the aligned form exists for ISAs where alignment is faster. */
 static inline void vf_store_aligned(float *p, vf v) { vst1q_f32(p, v); }
-static inline void vf_stream(float *p, vf v) { vst1q_f32(p, v); }
 
 /* NEON has no masked load or store: tails go lane by lane, so nothing past p + n is touched (it
  * may be an unmapped page). At most W − 1 lanes, once per chunk or row. */
@@ -84,6 +81,15 @@ static inline int vf_find(vf v, float value)
     const uint16x4_t equal = vmovn_u32(vceqq_f32(v, vdupq_n_f32(value)));
     const uint64_t bits = vget_lane_u64(vreinterpret_u64_u16(equal), 0);
     return bits ? __builtin_ctzll(bits) / 16 : -1;
+}
+
+/* FCMEQ against 0 (true for ±0, false for NaN, as x86's EQ_OQ); each true lane is all ones, so
+ * shifting by 31 leaves a 1 there and ADDV counts them. */
+static inline int vf_split_zero(vf t, vf *e)
+{
+    const uint32x4_t at = vceqzq_f32(t);
+    *e = vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(*e), at));
+    return (int)vaddvq_u32(vshrq_n_u32(at, 31));
 }
 
 static inline vsum vsum_zero(void) { return (vsum){vdupq_n_f64(0.0), vdupq_n_f64(0.0)}; }
