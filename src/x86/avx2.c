@@ -60,8 +60,10 @@ static inline double vsum_total(vsum acc)
     const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
-static inline void prefetch_l1(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
-static inline void prefetch_l2(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); }
+/* Macros, not functions: the hint must be a literal where the builtin expands (through the
+ * always-inlined sweeps GCC 12 silently dropped _mm_prefetch's enum argument, and every prefetch). */
+#define prefetch_l1(p) __builtin_prefetch((p), 0, 3) /* prefetcht0 */
+#define prefetch_l2(p) __builtin_prefetch((p), 0, 2) /* prefetcht1 */
 static inline void store_fence(void) { _mm_sfence(); }
 
 /* 16-bit storage. bf16 → fp32 is a shift; fp32 → bf16 rounds to nearest even in integers (the
