@@ -90,19 +90,8 @@ cd "$root"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 
-install_missing() {
-    local missing=() p
-    for p in "$@"; do
-        is_installed "$p" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "installing: ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
-}
+source "$root/scripts/packages.sh" # install_missing PACKAGE...
 
 # libc6:arm64 comes from Debian's arm64 archive (multiarch): the loader and C library that
 # `qemu-aarch64 -L /` and the sysroot's libraries use.

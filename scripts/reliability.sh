@@ -14,19 +14,8 @@ cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc libcriterion-dev clang libclang-rt-14-dev valgrind)
 
-install_missing() {
-    local missing=()
-    for p in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "installing: ${missing[*]}" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
-}
+# shellcheck source=packages.sh
+source scripts/packages.sh # after the cd above: the repository root
 
 # setup DIR OPTION... : configure DIR with these options (again, if it exists).
 setup() {
@@ -88,7 +77,7 @@ step_fuzz() {
 
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(asan tsan valgrind fuzz)
-install_missing || exit 1
+install_missing "${packages[@]}" || exit 1
 passed=0
 failed=0
 for step in "${steps[@]}"; do

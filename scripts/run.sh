@@ -9,18 +9,8 @@ cd "$(dirname "$0")/.."
 build=${LSCE_BUILD_DIR:-build}
 packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libsleef-dev libbenchmark-dev)
 
-install_missing() {
-    local missing=()
-    for p in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "installing: ${missing[*]}" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=packages.sh
+source scripts/packages.sh # after the cd above: the repository root
 
 configure_and_build() {
     if [ -f "$build/build.ninja" ]; then
@@ -33,13 +23,13 @@ configure_and_build() {
 
 case "${1:-}" in
 demo)
-    install_missing
+    install_missing "${packages[@]}"
     configure_and_build >&2
     shift
     "$build/tools/lsce" demo "$@"
     ;;
 test)
-    install_missing
+    install_missing "${packages[@]}"
     configure_and_build
     status=0
     meson test -C "$build" --print-errorlogs --num-processes 2 || status=$?
@@ -52,7 +42,7 @@ test)
     exit "$status"
     ;;
 bench)
-    install_missing
+    install_missing "${packages[@]}"
     configure_and_build
     shift
     "$build/bench/lsce_bench" "$@"
