@@ -8,11 +8,13 @@
  *   HAVE_STREAM                 1 when vf_stream* exist (non-temporal stores of one vector)
  *   vf                          the float vector type; vsum the accumulator that folds into double
  *   vf_set1, vf_zero, vf_add, vf_sub, vf_max, vf_fma(a, b, c) = a·b + c
+ *                               (vf_max's NaN behaviour is the ISA's: a NaN row is NaN either way)
  *   vf_load(p), vf_store(p, v)            unaligned
  *   vf_store_aligned(p, v)                p aligned to the vector size
  *   vf_load_tail(p, n, fill), vf_store_tail(p, n, v)   the first n < W lanes (others: fill / kept)
  *   vf_keep(v, n)                         v with the lanes from n on set to 0
- *   vf_stream(p, v)                       non-temporal store (p aligned to the vector size)
+ *   vf_stream(p, v)                       non-temporal store (p aligned to the vector size; only
+ *                                         used when HAVE_STREAM)
  *   vf_max_lane(v)                        horizontal max
  *   vf_find(v, value)                     lowest lane equal to value, or −1
  *   vf_split_zero(t, &e)                  zeroes the lanes of e where t == 0, returns their count
