@@ -318,6 +318,45 @@ double golden_row_scale(const golden_case *c, int64_t r, int64_t n_kept)
     return c->opts.reduction == LSCE_REDUCTION_MEAN ? go / (double)n_kept : go;
 }
 
+int golden_call(golden_entry entry, const lsce_options *o, const golden_case *c, int64_t ld,
+                const void *logits, size_t logits_bytes, void *grad, float *row_loss,
+                float *row_lse, lsce_result *res, golden_outputs *out)
+{
+    const int64_t N = c->rows, V = c->vocab;
+    const float *go = c->grad_output;
+    *out = (golden_outputs){1, 1, 1};
+    switch (entry) {
+    case GOLDEN_FUSED:
+        return lsce_forward_backward(o, N, V, logits, ld, c->targets, go, grad, ld, row_loss,
+                                     row_lse, res);
+    case GOLDEN_FUSED_IN_PLACE:
+        memcpy(grad, logits, logits_bytes);
+        return lsce_forward_backward(o, N, V, grad, ld, c->targets, go, grad, ld, row_loss,
+                                     row_lse, res);
+    case GOLDEN_FORWARD:
+        out->grad = 0;
+        return lsce_forward(o, N, V, logits, ld, c->targets, row_loss, row_lse, res);
+    case GOLDEN_BACKWARD: {
+        out->rows = out->result = 0;
+        const lsce_status st = lsce_forward(o, N, V, logits, ld, c->targets, NULL, row_lse, NULL);
+        return st != LSCE_OK ? st
+                             : lsce_backward(o, N, V, logits, ld, c->targets, row_lse, go, grad,
+                                             ld);
+    }
+    default: return -1;
+    }
+}
+
+void golden_count_kept(const golden_case *c, int64_t *n_kept, int64_t *n_correct)
+{
+    *n_kept = *n_correct = 0;
+    for (int64_t r = 0; r < c->rows; r++)
+        if (c->targets[r] != c->opts.ignore_index) {
+            (*n_kept)++;
+            *n_correct += c->row_argmax[r] == c->targets[r];
+        }
+}
+
 int golden_check(const golden_case *c, lsce_isa isa, golden_entry entry, golden_fail_fn fail,
                  void *ctx, int max_reports)
 {
@@ -348,49 +387,26 @@ int golden_check(const golden_case *c, lsce_isa isa, golden_entry entry, golden_
     for (int64_t r = 0; r < N; r++)
         row_loss[r] = row_lse[r] = guard;
 
-    const float *go = c->grad_output;
     lsce_result res;
     memset(&res, 0xA5, sizeof res);
-    lsce_status st = LSCE_OK;
-    float *g_out = NULL; /* the gradient written (with stride ld), when the entry writes one */
-    int have_rows = 1, have_result = 1;
-    switch (entry) {
-    case GOLDEN_FUSED:
-        st = lsce_forward_backward(&o, N, V, logits, ld, c->targets, go, grad, ld, row_loss,
-                                   row_lse, &res);
-        g_out = grad;
-        break;
-    case GOLDEN_FUSED_IN_PLACE:
-        memcpy(grad, logits, (size_t)(N * ld) * sizeof(float));
-        st = lsce_forward_backward(&o, N, V, grad, ld, c->targets, go, grad, ld, row_loss,
-                                   row_lse, &res);
-        g_out = grad;
-        break;
-    case GOLDEN_FORWARD:
-        st = lsce_forward(&o, N, V, logits, ld, c->targets, row_loss, row_lse, &res);
-        break;
-    case GOLDEN_BACKWARD:
-        st = lsce_forward(&o, N, V, logits, ld, c->targets, NULL, row_lse, NULL);
-        if (st == LSCE_OK)
-            st = lsce_backward(&o, N, V, logits, ld, c->targets, row_lse, go, grad, ld);
-        g_out = grad;
-        have_rows = have_result = 0;
-        break;
-    default: failf(&k, "bad entry"); goto done;
-    }
-    if (st != LSCE_OK) {
-        failf(&k, "status %d (%s)", (int)st, lsce_strerror(st));
+    golden_outputs written;
+    const int st = golden_call(entry, &o, c, ld, logits, (size_t)(N * ld) * sizeof(float), grad,
+                               row_loss, row_lse, &res, &written);
+    if (st < 0) {
+        failf(&k, "bad entry");
         goto done;
     }
+    if (st != LSCE_OK) {
+        failf(&k, "status %d (%s)", st, lsce_strerror((lsce_status)st));
+        goto done;
+    }
+    const float *g_out = written.grad ? grad : NULL; /* the gradient, with stride ld */
+    const int have_rows = written.rows, have_result = written.result;
 
     double a, b, A;
     golden_weights(c, &a, &b, &A);
-    int64_t n_kept = 0, n_correct = 0;
-    for (int64_t r = 0; r < N; r++)
-        if (c->targets[r] != c->opts.ignore_index) {
-            n_kept++;
-            n_correct += c->row_argmax[r] == c->targets[r];
-        }
+    int64_t n_kept, n_correct;
+    golden_count_kept(c, &n_kept, &n_correct);
     const int mean = c->opts.reduction == LSCE_REDUCTION_MEAN;
 
     double loss_tol = 0.0, nll_tol = 0.0, nll_sum = 0.0;

@@ -85,4 +85,19 @@ extern double golden_worst_ratio[GOLDEN_QTY_COUNT_];
 void golden_weights(const golden_case *c, double *a, double *b, double *A);
 double golden_row_scale(const golden_case *c, int64_t r, int64_t n_kept);
 
+/* The outputs an entry point writes. */
+typedef struct golden_outputs {
+    int grad, rows, result;
+} golden_outputs;
+
+/* Calls `entry` on a case's prepared buffers (rows of stride ld elements; the in-place entry
+ * first copies the logits_bytes of logits into grad). Returns the library's status, or −1 for an
+ * unknown entry; *out says which outputs the entry wrote. */
+int golden_call(golden_entry entry, const lsce_options *o, const golden_case *c, int64_t ld,
+                const void *logits, size_t logits_bytes, void *grad, float *row_loss,
+                float *row_lse, lsce_result *res, golden_outputs *out);
+
+/* Kept rows and those whose reference argmax is the target. */
+void golden_count_kept(const golden_case *c, int64_t *n_kept, int64_t *n_correct);
+
 #endif

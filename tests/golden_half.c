@@ -229,44 +229,23 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
 
     lsce_result res;
     memset(&res, 0xA5, sizeof res);
-    lsce_status st = LSCE_OK;
-    int have_grad = 1, have_rows = 1, have_result = 1;
-    switch (entry) {
-    case GOLDEN_FUSED:
-        st = lsce_forward_backward(&o, N, V, logits, ld, c->targets, c->grad_output, grad, ld,
-                                   row_loss, row_lse, &res);
-        break;
-    case GOLDEN_FUSED_IN_PLACE:
-        memcpy(grad, logits, n_el * 2);
-        st = lsce_forward_backward(&o, N, V, grad, ld, c->targets, c->grad_output, grad, ld,
-                                   row_loss, row_lse, &res);
-        break;
-    case GOLDEN_FORWARD:
-        st = lsce_forward(&o, N, V, logits, ld, c->targets, row_loss, row_lse, &res);
-        have_grad = 0;
-        break;
-    case GOLDEN_BACKWARD:
-        st = lsce_forward(&o, N, V, logits, ld, c->targets, NULL, row_lse, NULL);
-        if (st == LSCE_OK)
-            st = lsce_backward(&o, N, V, logits, ld, c->targets, row_lse, c->grad_output, grad,
-                               ld);
-        have_rows = have_result = 0;
-        break;
-    default: failf(&k, "bad entry"); goto done;
-    }
-    if (st != LSCE_OK) {
-        failf(&k, "status %d (%s)", (int)st, lsce_strerror(st));
+    golden_outputs written;
+    const int st = golden_call(entry, &o, c, ld, logits, n_el * 2, grad, row_loss, row_lse, &res,
+                               &written);
+    if (st < 0) {
+        failf(&k, "bad entry");
         goto done;
     }
+    if (st != LSCE_OK) {
+        failf(&k, "status %d (%s)", st, lsce_strerror((lsce_status)st));
+        goto done;
+    }
+    const int have_grad = written.grad, have_rows = written.rows, have_result = written.result;
 
     double a, b, A;
     golden_weights(c, &a, &b, &A);
-    int64_t n_kept = 0, n_correct = 0;
-    for (int64_t r = 0; r < N; r++)
-        if (c->targets[r] != c->opts.ignore_index) {
-            n_kept++;
-            n_correct += c->row_argmax[r] == c->targets[r];
-        }
+    int64_t n_kept, n_correct;
+    golden_count_kept(c, &n_kept, &n_correct);
     half_stat *s = &stats[isa][ldt][gd];
 
     double loss_tol = 0.0, nll_tol = 0.0, nll_sum = 0.0;
