@@ -14,14 +14,28 @@
  *   others       1 − ε            ε/(V−1)           fairseq, Megatron-LM (b = 0 when V = 1)
  *   seed         1 − ε            ε/V               the seed chapter's KL LabelSmoothingLoss
  *
- * Conventions that differ from PyTorch (deliberately):
- *   - reduction mean with no kept row gives loss 0 and a zero gradient (PyTorch: NaN).
+ * Objective options (all in one kernel, any combination; every default leaves the terms out):
+ *   t_c = s·x_c (logit_scale s > 0), or t_c = c·tanh(s·x_c / c) with softcap c > 0 (Gemma 2),
+ *   computed in fp32; p = softmax(t), lse = log Σ exp t_c. Argmax, nll, lse, row_lse and
+ *   calibration are all of t. The gradient is carried to x by the chain rule
+ *   ∂t_c/∂x_c = s·(1 − (t_c/c)²) (evaluated from the fp32 t_c, as PyTorch's tanh backward does).
+ *   Class weights w_c ≥ 0 (PyTorch weight=) and the smoothing prior u (q = (1−ε)·δ_y + ε·u, only
+ *   with convention uniform, which it generalises: u = 1/V is uniform) give every class the
+ *   weight ω_c = w_c·q_c; with row weight ρ_r ≥ 0, z-loss z ≥ 0 and confidence penalty β ≥ 0,
+ *   the loss of a kept row r is
+ *     loss_r = ρ_r·[ Σ_c ω_c·(lse − t_c) + z·lse² + β·Σ_c p_c log p_c (+ Σ_c ω_c log q_c if kl) ]
+ *     ∂loss_r/∂t_c = ρ_r·[ (Σ ω)·p_c − ω_c + 2z·lse·p_c + β·p_c·(log p_c + H) ],  H = −Σ p log p
+ *   mean divides Σ_r loss_r by D = Σ over kept rows of ρ_r·w_{y_r} (PyTorch's weighted mean; the
+ *   number of kept rows without weights). A class with ω_c = 0 contributes nothing, even where
+ *   t_c = −inf (0·log 0 = 0; PyTorch gives NaN there). nll stays the unweighted Σ −log p_y.
+ *   Calibration (B bins): every kept row with a finite confidence p_max = exp(t_max − lse) adds
+ *   1, p_max and [argmax = y] to bin min(floor(p_max·B), B − 1) of opts->calibration
+ *   (accumulated across calls; lsce_forward_backward and lsce_forward only).
+ *   Softcap maps ±inf logits to ±c: a −inf-masked logit is then an ordinary class (as PyTorch).
  *
- * Non-finite input: a NaN or +inf logit makes its row's loss, lse and gradient NaN. −inf logits
- * are a masked vocabulary: their p is exactly 0 and their gradient exactly −b·scale (with ε > 0
- * the smoothed loss of such a row is +inf, as in PyTorch). A row of only −inf has lse −inf
- * (torch.logsumexp) and a NaN loss and gradient. The argmax (for n_correct) treats NaN as larger
- * than every number, ties go to the lowest index (torch.argmax).
+ * Conventions that differ from PyTorch (deliberately):
+ *   - reduction mean with no kept row (or D = 0) gives loss 0 and a zero gradient (PyTorch: NaN).
+ *   - a class of weight 0 whose logit is −inf adds 0, not NaN, to a smoothed loss (above).
  *
  * Accuracy (fp32, every variant; u = 2^−24; the derivation is in tests/test_kernels.c):
  *   - exp: the SIMD exp of arguments x − max ∈ [−inf, 0] has relative error < 2.02 ulp
@@ -43,8 +57,11 @@
  * Threads: every entry point is reentrant. The only global state is the dispatch table, set up
  * once (pthread_once) and the variant chosen by lsce_set_isa (an atomic).
  *
- * Memory: lsce_forward_backward allocates one scratch row of V floats per call (freed before it
- * returns); lsce_forward and lsce_backward never allocate. Nothing else allocates.
+ * Memory: lsce_forward_backward allocates one scratch row of V floats per call (two with softcap
+ * or a confidence penalty), freed before it returns; lsce_forward and lsce_backward allocate
+ * nothing, except one row of V floats (ω's off-target part) when both class_weight and prior
+ * are given. lsce_backward with a confidence penalty reads each row twice (H is not saved).
+ * Nothing else allocates.
  */
 #ifndef LSCE_H
 #define LSCE_H
@@ -127,13 +144,15 @@ typedef struct lsce_options {
     lsce_reduction reduction;    /* default mean */
     lsce_isa isa;                /* per-call variant; default LSCE_ISA_AUTO */
 
-    /* Objective options (issue: "objective options"): accepted only at their defaults for now,
-     * any other value is LSCE_ERR_OPTION. */
-    const float *class_weight;   /* V weights ≥ 0, or NULL (all 1) */
-    const float *prior;          /* V smoothing prior summing to 1, or NULL (uniform) */
-    const float *row_weight;     /* rows weights ≥ 0, or NULL (all 1) */
+    /* Objective options (see "Objective options" above). Invalid values are LSCE_ERR_OPTION
+     * with nothing written: a NaN or infinite option, a negative weight, s ≤ 0, c < 0, z < 0,
+     * β < 0, B outside [0, 1000], a prior with a negative entry or summing to 1 ± more than 1e-4,
+     * a prior with convention others or seed. B > 0 with calibration NULL is LSCE_ERR_NULL. */
+    const float *class_weight;   /* V weights w_c ≥ 0, or NULL (all 1) */
+    const float *prior;          /* V smoothing prior u_c ≥ 0 summing to 1, or NULL (uniform) */
+    const float *row_weight;     /* rows weights ρ_r ≥ 0, or NULL (all 1) */
     double z_loss;               /* z ≥ 0: adds z·lse² per kept row; default 0 */
-    double logit_scale;          /* s: t = s·x; default 1 */
+    double logit_scale;          /* s > 0: t = s·x; default 1 */
     double softcap;              /* c ≥ 0: t = c·tanh(s·x/c); default 0 (off) */
     double confidence_penalty;   /* β ≥ 0: adds β·Σ p log p; default 0 */
     int calibration_bins;        /* B ∈ [0, 1000]; default 0 (off) */
@@ -148,8 +167,8 @@ typedef struct lsce_options {
 typedef struct lsce_result {
     double loss;       /* reduced loss; with reduction none: Σ of the per-row losses */
     double nll_sum;    /* Σ over kept rows of −log p_y (unsmoothed) */
-    double z_sum;      /* Σ over kept rows of z·lse² (0 unless z_loss > 0) */
-    double denominator;/* what mean divides by: number of kept rows (Σ weights with weights) */
+    double z_sum;      /* Σ over kept rows of ρ_r·z·lse² (the z-loss part of Σ_r loss_r) */
+    double denominator;/* what mean divides by: D = Σ over kept rows of ρ_r·w_{y_r} */
     int64_t n_tokens;  /* kept rows */
     int64_t n_correct; /* kept rows whose argmax equals the target */
 } lsce_result;
