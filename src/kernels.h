@@ -20,11 +20,43 @@ typedef struct lsce_chunk_stats {
     int64_t n_at_max;  /* elements with x_c − shift == 0: each contributes exp(0) = 1 exactly */
     double sum_below;  /* Σ exp(x_c − shift) over the other elements (NaN ones included) */
     double sum_shift;  /* Σ (x_c − shift) over all */
+    /* only from row_stats_ex, when asked (0 otherwise): */
+    double sum_beta;   /* Σ β_c·(x_c − shift), a term with β_c = 0 being 0 (even for x_c = −inf) */
+    double beta_mass;  /* Σ β_c */
+    double sum_et;     /* Σ e_c·(x_c − shift), e_c = exp(x_c − shift) (a term with e_c = 0 is 0) */
 } lsce_chunk_stats;
 /* Keeping the exact 1s out of the fp32 lane sums keeps d − 1 = (n_at_max − 1) + sum_below exact
  * to the last bit of the small terms: a confident row's loss log d = log1p(d − 1) and target
  * gradient A·p_y − q_y keep full relative precision (a lane holding 1 + small terms would round
  * them to 2^−24). */
+
+/* The logit transform of the objective options: the general sweeps see t = T(x) where every
+ * plain sweep sees x. All variants evaluate it with the same fp32 operations:
+ *   NONE: t = x;  SCALE: t = scale·x;  SOFTCAP: t = cap·tanh(k·x), k = fp32(scale / cap). */
+enum { LSCE_TRANSFORM_NONE = 0, LSCE_TRANSFORM_SCALE = 1, LSCE_TRANSFORM_SOFTCAP = 2 };
+typedef struct lsce_transform {
+    int kind;
+    float scale, cap, k;
+} lsce_transform;
+
+/* The general gradient sweep: for element c of chunk k (e_c from `e`, or exp(t_c − shift_k)
+ * when e is NULL),
+ *   inner_c = e_c·coef_k + D_k·e_c·(t_c − shift_k) + bias·β_c     (D term when coef_t != NULL,
+ *                                                                   β_c = 1 when beta is NULL)
+ *   dst_c   = inner_c·jac_s·v_c·(2 − v_c)  with softcap (jv != NULL), else inner_c
+ * (e_c·(t_c − shift_k) is 0 where e_c is 0). v_c = 1 − |tanh(k·x_c)|, so that jac_s·v(2 − v) is
+ * s·(1 − tanh²) without the cancellation of 1 − (t/c)² where tanh saturates. t is needed with
+ * coef_t or e == NULL. */
+typedef struct lsce_scale_ex {
+    const float *coef;   /* C_k per chunk */
+    const float *coef_t; /* D_k per chunk, or NULL */
+    const float *shift;  /* shift_k per chunk (with coef_t or e == NULL) */
+    const float *beta;   /* n off-target weights, or NULL */
+    const float *t;      /* n transformed logits, or NULL */
+    const float *jv;     /* n values v_c (softcap), or NULL */
+    float bias;
+    float jac_s;
+} lsce_scale_ex;
 
 /* Storage types of logits and gradients: lsce_dtype's values index the kernel tables. Every
  * sweep computes in fp32; 16-bit outputs are rounded once, to nearest even (src/half.h). */
@@ -52,6 +84,22 @@ typedef struct lsce_chunk_stats {
     void(name)(const void *x, int64_t n, float shift, float coef, float bias, void *dst,           \
                int stream)
 
+/* t_out[c] = T(x[c]) (fp32) for c in [0, n); with softcap and v_out not NULL, also
+ * v_out[c] = 1 − |tanh(k·x_c)| (see lsce_scale_ex). */
+#define decl_row_transform_fn(name)                                                                \
+    void(name)(const void *x, int64_t n, const lsce_transform *tf, float *t_out, float *v_out)
+
+/* row_stats over t = T(x) (tf), plus, per chunk: sum_beta and beta_mass when beta (n weights)
+ * is not NULL, sum_et when want_et. t_out and v_out (fp32 rows, or NULL) receive t and, with
+ * softcap, v = 1 − |tanh(k·x)| (row_transform). */
+#define decl_row_stats_ex_fn(name)                                                                 \
+    void(name)(const void *x, int64_t n, const lsce_transform *tf, const float *beta, int want_et, \
+               float *exp_out, float *t_out, float *v_out, lsce_chunk_stats *chunks)
+
+/* The general gradient sweep (lsce_scale_ex above) into dst, rounded to dst's dtype. */
+#define decl_row_scale_ex_fn(name)                                                                 \
+    void(name)(const float *e, int64_t n, const lsce_scale_ex *sx, void *dst, int stream)
+
 /* out[i] = exp(in[i]) for in[i] ≤ 0 (the exp the sweeps use; exposed for its accuracy test). */
 #define decl_exp_fn(name) void(name)(const float *in, int64_t n, float *out)
 
@@ -62,6 +110,9 @@ typedef decl_row_find_fn(*lsce_row_find_fn);
 typedef decl_row_stats_fn(*lsce_row_stats_fn);
 typedef decl_row_scale_fn(*lsce_row_scale_fn);
 typedef decl_row_expscale_fn(*lsce_row_expscale_fn);
+typedef decl_row_transform_fn(*lsce_row_transform_fn);
+typedef decl_row_stats_ex_fn(*lsce_row_stats_ex_fn);
+typedef decl_row_scale_ex_fn(*lsce_row_scale_ex_fn);
 typedef decl_exp_fn(*lsce_exp_fn);
 typedef decl_fence_fn(*lsce_fence_fn);
 
@@ -71,6 +122,9 @@ typedef struct lsce_kernels {
     lsce_row_stats_fn row_stats[LSCE_N_DTYPES];                       /* by logits dtype */
     lsce_row_scale_fn row_scale[LSCE_N_DTYPES];                       /* by gradient dtype */
     lsce_row_expscale_fn row_expscale[LSCE_N_DTYPES][LSCE_N_DTYPES]; /* [logits][gradient] */
+    lsce_row_transform_fn row_transform[LSCE_N_DTYPES];               /* by logits dtype */
+    lsce_row_stats_ex_fn row_stats_ex[LSCE_N_DTYPES];                 /* by logits dtype */
+    lsce_row_scale_ex_fn row_scale_ex[LSCE_N_DTYPES];                 /* by gradient dtype */
     lsce_exp_fn exp;
     lsce_fence_fn fence;
 } lsce_kernels;
@@ -83,7 +137,10 @@ typedef struct lsce_kernels {
     decl_row_scale_fn(lsce_row_scale_##d##_##isa);                                                 \
     decl_row_expscale_fn(lsce_row_expscale_##d##_f32_##isa);                                       \
     decl_row_expscale_fn(lsce_row_expscale_##d##_bf16_##isa);                                      \
-    decl_row_expscale_fn(lsce_row_expscale_##d##_f16_##isa)
+    decl_row_expscale_fn(lsce_row_expscale_##d##_f16_##isa);                                       \
+    decl_row_transform_fn(lsce_row_transform_##d##_##isa);                                         \
+    decl_row_stats_ex_fn(lsce_row_stats_ex_##d##_##isa);                                           \
+    decl_row_scale_ex_fn(lsce_row_scale_ex_##d##_##isa)
 #define LSCE_DECLARE_VARIANT_(isa)                                                                 \
     LSCE_DECLARE_PER_DTYPE_(isa, f32);                                                             \
     LSCE_DECLARE_PER_DTYPE_(isa, bf16);                                                            \
@@ -106,6 +163,12 @@ typedef struct lsce_kernels {
                           lsce_row_expscale_bf16_f16_##isa},                                       \
                          {lsce_row_expscale_f16_f32_##isa, lsce_row_expscale_f16_bf16_##isa,       \
                           lsce_row_expscale_f16_f16_##isa}},                                       \
+        .row_transform = {lsce_row_transform_f32_##isa, lsce_row_transform_bf16_##isa,             \
+                          lsce_row_transform_f16_##isa},                                           \
+        .row_stats_ex = {lsce_row_stats_ex_f32_##isa, lsce_row_stats_ex_bf16_##isa,                \
+                         lsce_row_stats_ex_f16_##isa},                                             \
+        .row_scale_ex = {lsce_row_scale_ex_f32_##isa, lsce_row_scale_ex_bf16_##isa,                \
+                         lsce_row_scale_ex_f16_##isa},                                             \
         .exp = lsce_exp_##isa, .fence = lsce_fence_##isa                                           \
     }
 

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <float.h>
+
+#include "driver.h"
 #include "half.h"
-#include "internal.h"
 
 #define LSCE_STR2(x) #x
 #define LSCE_STR(x) LSCE_STR2(x)
@@ -71,18 +73,13 @@ double lsce_ece(const lsce_calibration_bin *bins, int n_bins)
     return ece;
 }
 
-/* ---- per-call constants ------------------------------------------------------------------ */
-
-typedef struct plan {
-    double a, b;     /* q_y and q_c (c ≠ y) */
-    double A;        /* Σ_c q_c = a + b(V−1) */
-    double kl_const; /* Σ_c q_c log q_c when opts->kl, else 0 */
-    double denominator;
-    int64_t n_kept;
-    int stream;
-} plan;
+/* ---- validation and per-call constants --------------------------------------------------- */
 
 static double xlogx(double x) { return x > 0.0 ? x * log(x) : 0.0; }
+
+/* A finite value ≥ 0 (NaN fails every comparison). */
+static int finite_nonneg(double v) { return v >= 0.0 && v <= DBL_MAX; }
+static int finite_positive_f32(double v) { return v > 0.0 && (float)v > 0.0f && (float)v <= FLT_MAX; }
 
 static lsce_status check_options(const lsce_options *o)
 {
@@ -94,12 +91,33 @@ static lsce_status check_options(const lsce_options *o)
         return LSCE_ERR_OPTION;
     if (o->kl != 0 && o->kl != 1)
         return LSCE_ERR_OPTION;
-    /* The objective options are not implemented yet: only their defaults are accepted. */
-    if (o->class_weight || o->prior || o->row_weight || o->z_loss != 0.0 ||
-        o->logit_scale != 1.0 || o->softcap != 0.0 || o->confidence_penalty != 0.0 ||
-        o->calibration_bins != 0 || o->calibration)
+    if (!finite_nonneg(o->z_loss) || !finite_nonneg(o->confidence_penalty) ||
+        !finite_nonneg(o->softcap))
+        return LSCE_ERR_OPTION;
+    /* s and c are used in fp32: their fp32 values (and s/c) must be finite and positive */
+    if (!finite_positive_f32(o->logit_scale))
+        return LSCE_ERR_OPTION;
+    if (o->softcap > 0.0 &&
+        (!finite_positive_f32(o->softcap) || !finite_positive_f32(o->logit_scale / o->softcap)))
+        return LSCE_ERR_OPTION;
+    if (o->calibration_bins < 0 || o->calibration_bins > 1000)
+        return LSCE_ERR_OPTION;
+    if (o->prior && o->convention != LSCE_CONV_UNIFORM)
         return LSCE_ERR_OPTION;
     return LSCE_OK;
+}
+
+/* Every entry finite and ≥ 0; *sum their sum. */
+static int check_weights(const float *v, int64_t n, double *sum)
+{
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!finite_nonneg(v[i]))
+            return 0;
+        total += v[i];
+    }
+    *sum = total;
+    return 1;
 }
 
 /* Byte extent of a strided matrix; 0 when it would overflow. */
@@ -125,27 +143,124 @@ static int overlap(span p, span q)
     return p.begin < q.begin + q.bytes && q.begin < p.begin + p.bytes;
 }
 
-/* Everything an entry point checks before it writes: arguments, aliasing, targets. Fills the plan
- * (per-call constants and the mean's denominator). */
-typedef struct call {
-    const lsce_options *opts;
-    int64_t rows, vocab;
-    const void *logits;
-    int64_t logits_stride;
-    const int64_t *targets;
-    const float *grad_output;
-    void *grad;
-    int64_t grad_stride;
-    float *row_loss;
-    float *row_lse;
-    const float *row_lse_in;
-    lsce_result *result;
-} call;
+/* Outputs must not overlap each other or any input (the gradient may be exactly the logits). */
+static lsce_status check_aliasing(const call *c, size_t logits_bytes, size_t grad_bytes,
+                                  int in_place, int writes_bins)
+{
+    const lsce_options *o = c->opts;
+    const size_t row_bytes = (size_t)c->rows * sizeof(float);
+    const size_t vocab_bytes = (size_t)c->vocab * sizeof(float);
+    const size_t go_bytes = o->reduction == LSCE_REDUCTION_NONE ? row_bytes : sizeof(float);
+    const span in_logits = {(const char *)c->logits, logits_bytes};
+    const span ins[8] = {
+        in_logits,
+        {(const char *)c->targets, (size_t)c->rows * sizeof(int64_t)},
+        {(const char *)c->grad_output, go_bytes},
+        {(const char *)c->row_lse_in, row_bytes},
+        {(const char *)o, sizeof *o}, /* read until the result is written */
+        {(const char *)o->class_weight, vocab_bytes},
+        {(const char *)o->prior, vocab_bytes},
+        {(const char *)o->row_weight, row_bytes},
+    };
+    const span outs[5] = {
+        {(const char *)c->grad, c->grad ? grad_bytes : 0},
+        {(const char *)c->row_loss, row_bytes},
+        {(const char *)c->row_lse, row_bytes},
+        {(const char *)c->result, c->result ? sizeof *c->result : 0},
+        {(const char *)o->calibration,
+         writes_bins ? (size_t)o->calibration_bins * sizeof(lsce_calibration_bin) : 0},
+    };
+    if (!in_place && overlap(outs[0], in_logits))
+        return LSCE_ERR_ALIAS;
+    for (int i = 0; i < 5; i++) {
+        for (int j = i + 1; j < 5; j++)
+            if (overlap(outs[i], outs[j]))
+                return LSCE_ERR_ALIAS;
+        for (int j = i == 0 ? 1 : 0; j < 8; j++)
+            if (overlap(outs[i], ins[j]))
+                return LSCE_ERR_ALIAS;
+    }
+    return LSCE_OK;
+}
 
-static lsce_status prepare(const call *c, plan *p)
+/* The smoothing constants of the plan (see driver.h). */
+static lsce_status plan_objective(const call *c, plan *p)
+{
+    const lsce_options *o = c->opts;
+    const int64_t V = c->vocab;
+    const double eps = o->smoothing, Vd = (double)V;
+    switch (o->convention) {
+    case LSCE_CONV_UNIFORM: p->a = 1.0 - eps + eps / Vd; p->b = eps / Vd; break;
+    case LSCE_CONV_OTHERS: p->a = 1.0 - eps; p->b = V > 1 ? eps / (Vd - 1.0) : 0.0; break;
+    case LSCE_CONV_SEED:
+    default: /* checked: the default only tells the compiler a and b are always set */
+        p->a = 1.0 - eps;
+        p->b = eps / Vd;
+        break;
+    }
+    double w_sum = Vd, u_sum = 1.0;
+    if (o->class_weight && !check_weights(o->class_weight, V, &w_sum))
+        return LSCE_ERR_OPTION;
+    if (o->prior && (!check_weights(o->prior, V, &u_sum) || !(fabs(u_sum - 1.0) <= 1e-4)))
+        return LSCE_ERR_OPTION;
+    p->w = o->class_weight;
+    p->u = o->prior;
+    if (o->prior) {
+        p->kappa = eps;
+        p->alpha0 = 1.0 - eps;
+        p->a = 1.0 - eps;
+        p->b = 0.0;
+    } else {
+        p->kappa = p->b;
+        p->alpha0 = p->a - p->b;
+    }
+    /* v and Σ v; the product of weights and prior is the one per-call allocation besides the
+     * fused path's scratch */
+    p->v = o->prior ? o->prior : o->class_weight;
+    p->v_sum = o->prior ? u_sum : w_sum;
+    if (o->prior && o->class_weight && p->kappa != 0.0) {
+        p->v_owned = malloc((size_t)V * sizeof(float));
+        if (!p->v_owned)
+            return LSCE_ERR_NOMEM;
+        double sum = 0.0;
+        for (int64_t i = 0; i < V; i++) {
+            p->v_owned[i] = o->prior[i] * o->class_weight[i];
+            sum += p->v_owned[i];
+        }
+        p->v = p->v_owned;
+        p->v_sum = sum;
+    }
+    p->beta_sum = p->kappa * p->v_sum;
+    if (p->kappa == 0.0)
+        p->v = NULL; /* no off-target weight: the β sums are not needed */
+    /* Σ_c w_c·xlogx(q_c^off) with q_c^off = kappa·(u_c or 1) */
+    p->kl_base = 0.0;
+    if (o->kl) {
+        if (!o->prior && !o->class_weight)
+            p->kl_base = Vd * xlogx(p->kappa);
+        else
+            for (int64_t i = 0; i < V; i++)
+                p->kl_base += (o->class_weight ? (double)o->class_weight[i] : 1.0) *
+                              xlogx(p->kappa * (o->prior ? (double)o->prior[i] : 1.0));
+    }
+    p->z = o->z_loss;
+    p->cp = o->confidence_penalty;
+    p->scale = o->logit_scale;
+    p->softcap = o->softcap > 0.0;
+    p->tf.kind = p->softcap ? LSCE_TRANSFORM_SOFTCAP
+                            : (o->logit_scale != 1.0 ? LSCE_TRANSFORM_SCALE : LSCE_TRANSFORM_NONE);
+    p->tf.scale = (float)o->logit_scale;
+    p->tf.cap = (float)o->softcap;
+    p->tf.k = p->softcap ? (float)(o->logit_scale / o->softcap) : 0.0f;
+    p->general = p->v != NULL || p->tf.kind != LSCE_TRANSFORM_NONE || p->cp > 0.0;
+    return LSCE_OK;
+}
+
+lsce_status lsce_prepare(const call *c, plan *p)
 {
     const lsce_options *o = c->opts;
     lsce_status st;
+    memset(p, 0, sizeof *p);
     if (!o)
         return LSCE_ERR_NULL;
     if ((st = check_options(o)) != LSCE_OK)
@@ -153,10 +268,11 @@ static lsce_status prepare(const call *c, plan *p)
     if (c->rows < 0 || c->vocab < 1 || c->logits_stride < c->vocab ||
         (c->grad && c->grad_stride < c->vocab))
         return LSCE_ERR_SHAPE;
-    if (c->rows == 0) {
-        memset(p, 0, sizeof *p);
+    const int writes_bins = o->calibration_bins > 0 && c->mode != 2; /* not lsce_backward */
+    if (writes_bins && !o->calibration)
+        return LSCE_ERR_NULL;
+    if (c->rows == 0)
         return LSCE_OK;
-    }
     if (!c->logits || !c->targets)
         return LSCE_ERR_NULL;
 
@@ -167,34 +283,16 @@ static lsce_status prepare(const call *c, plan *p)
                 : 1;
     if (!logits_bytes || !grad_bytes || (uint64_t)c->rows > PTRDIFF_MAX / sizeof(int64_t))
         return LSCE_ERR_SHAPE;
-    const size_t row_bytes = (size_t)c->rows * sizeof(float);
-    const size_t go_bytes =
-        o->reduction == LSCE_REDUCTION_NONE ? row_bytes : sizeof(float);
-    const span in_logits = {(const char *)c->logits, logits_bytes};
-    const span in_targets = {(const char *)c->targets, (size_t)c->rows * sizeof(int64_t)};
-    const span in_go = {(const char *)c->grad_output, go_bytes};
-    const span in_lse = {(const char *)c->row_lse_in, row_bytes};
-    const span out_grad = {(const char *)c->grad, c->grad ? grad_bytes : 0};
-    const span out_loss = {(const char *)c->row_loss, row_bytes};
-    const span out_lse = {(const char *)c->row_lse, row_bytes};
-    const span out_result = {(const char *)c->result, c->result ? sizeof *c->result : 0};
-    const span in_opts = {(const char *)o, sizeof *o}; /* read until the result is written */
     const int in_place = c->grad && (const void *)c->grad == c->logits &&
                          c->grad_stride == c->logits_stride && o->grad_dtype == o->logits_dtype;
-    if (!in_place && overlap(out_grad, in_logits))
-        return LSCE_ERR_ALIAS;
-    const span outs[4] = {out_grad, out_loss, out_lse, out_result};
-    const span ins[5] = {in_logits, in_targets, in_go, in_lse, in_opts};
-    for (int i = 0; i < 4; i++) {
-        for (int j = i + 1; j < 4; j++)
-            if (overlap(outs[i], outs[j]))
-                return LSCE_ERR_ALIAS;
-        for (int j = i == 0 ? 1 : 0; j < 5; j++)
-            if (overlap(outs[i], ins[j]))
-                return LSCE_ERR_ALIAS;
-    }
+    if ((st = check_aliasing(c, logits_bytes, grad_bytes, in_place, writes_bins)) != LSCE_OK)
+        return st;
+    double rho_sum;
+    if (o->row_weight && !check_weights(o->row_weight, c->rows, &rho_sum))
+        return LSCE_ERR_OPTION;
 
     int64_t n_kept = 0;
+    double denominator = 0.0;
     for (int64_t r = 0; r < c->rows; r++) {
         const int64_t y = c->targets[r];
         if (y == o->ignore_index)
@@ -202,22 +300,17 @@ static lsce_status prepare(const call *c, plan *p)
         if (y < 0 || y >= c->vocab)
             return LSCE_ERR_TARGET;
         n_kept++;
+        denominator += (o->row_weight ? (double)o->row_weight[r] : 1.0) *
+                       (o->class_weight ? (double)o->class_weight[y] : 1.0);
     }
-
-    const double eps = o->smoothing, V = (double)c->vocab;
-    switch (o->convention) {
-    case LSCE_CONV_UNIFORM: p->a = 1.0 - eps + eps / V; p->b = eps / V; break;
-    case LSCE_CONV_OTHERS: p->a = 1.0 - eps; p->b = c->vocab > 1 ? eps / (V - 1.0) : 0.0; break;
-    case LSCE_CONV_SEED:
-    default: /* checked above: the default only tells the compiler a and b are always set */
-        p->a = 1.0 - eps;
-        p->b = eps / V;
-        break;
+    if ((st = plan_objective(c, p)) != LSCE_OK) {
+        lsce_plan_release(p);
+        return st;
     }
-    p->A = p->a + p->b * (V - 1.0);
-    p->kl_const = o->kl ? xlogx(p->a) + (V - 1.0) * xlogx(p->b) : 0.0;
+    p->rho = o->row_weight;
+    p->bins = writes_bins ? o->calibration_bins : 0;
     p->n_kept = n_kept;
-    p->denominator = (double)n_kept;
+    p->denominator = denominator;
     /* In place, the gradient lines are the logits lines the stats sweep just brought into cache:
      * ordinary stores write them back without any read (measured 0.76× memcpy against 0.53×
      * with non-temporal stores, which evict them first). */
@@ -225,263 +318,10 @@ static lsce_status prepare(const call *c, plan *p)
     return LSCE_OK;
 }
 
-/* The gradient scale of row r: grad_output (per row for none), over the denominator for mean. */
-static double row_scale(const call *c, const plan *p, int64_t r)
+void lsce_plan_release(plan *p)
 {
-    switch (c->opts->reduction) {
-    case LSCE_REDUCTION_MEAN:
-        return (c->grad_output ? (double)c->grad_output[0] : 1.0) / p->denominator;
-    case LSCE_REDUCTION_SUM: return c->grad_output ? (double)c->grad_output[0] : 1.0;
-    case LSCE_REDUCTION_NONE: return c->grad_output ? (double)c->grad_output[r] : 1.0;
-    }
-    return 1.0;
-}
-
-/* ---- merging chunk statistics (see src/ref/ref.c, step 2) ---------------------------------- */
-
-/* Statistics of a row or of a run of its chunks, relative to `max`. */
-typedef struct row_stats {
-    float max;         /* the largest chunk maximum (NaN ignored: NaN rows are caught by d, S) */
-    int64_t max_chunk; /* first chunk whose maximum is `max` */
-    int64_t n;         /* elements covered */
-    double n_at;       /* elements equal to max: each exp(0) = 1 */
-    double d_below;    /* Σ exp(x − max) over the others: d = n_at + d_below */
-    double S;          /* Σ (x − max) */
-} row_stats;
-
-/* d − 1 = (n_at − 1) + d_below: exact to the precision of the small terms (a confident row). */
-static double d_minus_1(const row_stats *st) { return (st->n_at - 1.0) + st->d_below; }
-static double d_of(const row_stats *st) { return st->n_at + st->d_below; }
-static double log_d_of(const row_stats *st)
-{
-    return st->n_at >= 1.0 ? log1p(d_minus_1(st)) : log(d_of(st));
-}
-
-/* Merges `count` chunks that start at element `first` (a multiple of LSCE_CHUNK) of a row of V
- * elements. When w is not NULL, w[k] = exp(shift_k − max), the factor that takes chunk k's
- * exponentials to the row's. */
-static row_stats merge_chunks(const lsce_chunk_stats *ch, int64_t count, int64_t first,
-                              int64_t V, double *w)
-{
-    row_stats st = {-INFINITY, 0, 0, 0.0, 0.0, 0.0};
-    for (int64_t k = 0; k < count; k++)
-        if (ch[k].max > st.max) {
-            st.max = ch[k].max;
-            st.max_chunk = first / LSCE_CHUNK + k;
-        }
-    for (int64_t k = 0; k < count; k++) {
-        const int64_t begin = first + k * LSCE_CHUNK;
-        const int64_t n_k = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
-        const double shift_gap = (double)ch[k].shift - (double)st.max;
-        const double w_k = ch[k].max == -INFINITY ? 0.0 : exp(shift_gap);
-        if (ch[k].max == st.max && w_k == 1.0) { /* its exact 1s are the row's */
-            st.n_at += (double)ch[k].n_at_max;
-            st.d_below += ch[k].sum_below;
-        } else {
-            st.d_below += w_k * ((double)ch[k].n_at_max + ch[k].sum_below);
-        }
-        st.S += ch[k].sum_shift + (double)n_k * shift_gap;
-        st.n += n_k;
-        if (w)
-            w[k] = w_k;
-    }
-    return st;
-}
-
-/* acc ← acc ∪ part (online softmax merge); acc covers the elements before part's. */
-static void merge_stats(row_stats *acc, const row_stats *part)
-{
-    if (acc->n == 0 || part->max > acc->max) {
-        const row_stats older = *acc;
-        *acc = *part;
-        if (older.n == 0)
-            return;
-        merge_stats(acc, &older); /* now older.max < acc->max */
-        return;
-    }
-    const double gap = part->max == acc->max ? 0.0 : (double)part->max - (double)acc->max;
-    if (gap == 0.0) {
-        acc->n_at += part->n_at;
-        acc->d_below += part->d_below;
-    } else if (d_of(part) != 0.0) {
-        acc->d_below += d_of(part) * exp(gap);
-    }
-    acc->S += part->S + (gap == 0.0 ? 0.0 : (double)part->n * gap);
-    acc->n += part->n;
-}
-
-/* Stats of a whole row, in groups of at most `capacity` chunks (the forward path's stack array).
- * With one group (capacity ≥ chunks of the row) w receives every chunk's factor. */
-static row_stats row_statistics(const lsce_kernels *k, int dt, const void *x, int64_t V,
-                                float *exp_out,
-                                lsce_chunk_stats *chunks, int64_t capacity, double *w)
-{
-    row_stats acc = {-INFINITY, 0, 0, 0.0, 0.0, 0.0};
-    for (int64_t first = 0; first < V; first += capacity * LSCE_CHUNK) {
-        const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
-        k->row_stats[dt]((const char *)x + (size_t)first * lsce_dtype_size(dt), n,
-                         exp_out ? exp_out + first : NULL, chunks);
-        const row_stats part =
-            merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V, w);
-        merge_stats(&acc, &part);
-    }
-    return acc;
-}
-
-/* Lowest index of the argmax with torch.argmax semantics: a NaN is larger than every number. */
-static int64_t row_argmax(const lsce_kernels *k, int dt, const void *x, int64_t V,
-                          const row_stats *st)
-{
-    if (isnan(st->d_below) || isnan(st->S))
-        for (int64_t c = 0; c < V; c++)
-            if (isnan(lsce_load_as_f32(x, dt, c)))
-                return c;
-    const int64_t begin = st->max_chunk * LSCE_CHUNK;
-    const int64_t n = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
-    return begin + k->row_find[dt]((const char *)x + (size_t)begin * lsce_dtype_size(dt), n,
-                                   st->max);
-}
-
-/* loss = A·log d − (a − b)·(x_y − m) − b·S (+ Σ q log q), ref.c step 3. A −inf target logit
- * makes the two linear terms inf − inf: split S = (x_y − m) + S_y, S_y = Σ_{c≠y} (x_c − m), so
- * loss = A·log d − a·(x_y − m) − b·S_y, which is +inf when a > 0 and needs S_y when a = 0 (the
- * "others" convention at ε = 1: a rare call that may afford one more sweep). */
-static double row_loss_value(const plan *p, int dt, const void *x, int64_t V, int64_t y,
-                             const row_stats *rs, double log_d, double x_y)
-{
-    double linear;
-    if (x_y == -INFINITY && !isnan(rs->S)) {
-        if (p->a > 0.0) {
-            linear = INFINITY;
-        } else {
-            double S_y = 0.0;
-            for (int64_t c = 0; c < V; c++)
-                if (c != y)
-                    S_y += (double)lsce_load_as_f32(x, dt, c) - (double)rs->max;
-            linear = p->b != 0.0 ? -p->b * S_y : 0.0;
-        }
-    } else {
-        linear = -(p->a - p->b) * x_y - (p->b != 0.0 ? p->b * rs->S : 0.0);
-    }
-    return p->A * log_d + linear + p->kl_const;
-}
-
-#define GROUP_CHUNKS 64 /* chunk statistics the forward path keeps on its stack */
-
-/* The row pass shared by the three entry points. mode: 0 forward, 1 fused, 2 backward. */
-static lsce_status run(const lsce_kernels *k, const call *c, int mode)
-{
-    lsce_result *result = c->result;
-    plan p;
-    lsce_status st = prepare(c, &p);
-    if (st != LSCE_OK)
-        return st;
-    if (mode == 2 && c->rows > 0 && !c->row_lse_in)
-        return LSCE_ERR_NULL;
-    if (mode != 0 && c->rows > 0 && !c->grad)
-        return LSCE_ERR_NULL;
-
-    const int64_t V = c->vocab;
-    const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
-    lsce_chunk_stats stack_chunks[GROUP_CHUNKS];
-    lsce_chunk_stats *chunks = stack_chunks;
-    int64_t capacity = GROUP_CHUNKS;
-    /* The fused path's one allocation: the scratch row of exponentials, then per chunk its
-     * statistics, its factor w_k and its gradient coefficient. */
-    void *block = NULL;
-    float *scratch = NULL, *coef = NULL;
-    double *w = NULL;
-    if (mode == 1 && c->rows > 0) {
-        const size_t row_bytes = ((size_t)V * sizeof(float) + 63) & ~(size_t)63;
-        const size_t per_chunk = sizeof(lsce_chunk_stats) + sizeof(double) + sizeof(float);
-        block = aligned_alloc(64, row_bytes + (((size_t)n_chunks * per_chunk + 63) & ~(size_t)63));
-        if (!block)
-            return LSCE_ERR_NOMEM;
-        scratch = block;
-        chunks = (lsce_chunk_stats *)((char *)block + row_bytes);
-        w = (double *)(chunks + n_chunks);
-        coef = (float *)(w + n_chunks);
-        capacity = n_chunks;
-    }
-
-    const lsce_options *o = c->opts;
-    const int in_dt = (int)o->logits_dtype, out_dt = (int)o->grad_dtype;
-    const size_t in_size = lsce_dtype_size(in_dt), out_size = lsce_dtype_size(out_dt);
-    double loss_sum = 0.0, nll_sum = 0.0;
-    int64_t n_correct = 0;
-    for (int64_t r = 0; r < c->rows; r++) {
-        const void *x = (const char *)c->logits + (size_t)(r * c->logits_stride) * in_size;
-        void *g = c->grad ? (char *)c->grad + (size_t)(r * c->grad_stride) * out_size : NULL;
-        const int64_t y = c->targets[r];
-        const int kept = y != o->ignore_index;
-
-        if (mode == 2) {
-            if (!kept) {
-                memset(g, 0, (size_t)V * out_size);
-                continue;
-            }
-            const double scale = row_scale(c, &p, r);
-            const float lse = c->row_lse_in[r];
-            /* read before an in-place write */
-            const double p_y = exp((double)lsce_load_as_f32(x, in_dt, y) - (double)lse);
-            k->row_expscale[in_dt][out_dt](x, V, lse, (float)(scale * p.A), (float)(-scale * p.b),
-                                           g, p.stream);
-            lsce_store_from_f32(g, out_dt, y, (float)(scale * (p.A * p_y - p.a)));
-            continue;
-        }
-
-        if (!kept) {
-            if (c->row_lse) { /* before the gradient row, which may be this very row */
-                const row_stats rs = row_statistics(k, in_dt, x, V, NULL, chunks, capacity, NULL);
-                c->row_lse[r] = (float)((double)rs.max + log_d_of(&rs));
-            }
-            if (g)
-                memset(g, 0, (size_t)V * out_size);
-            if (c->row_loss)
-                c->row_loss[r] = 0.0f;
-            continue;
-        }
-
-        const row_stats rs = row_statistics(k, in_dt, x, V, scratch, chunks, capacity, w);
-        const double log_d = log_d_of(&rs);
-        const double x_y = (double)lsce_load_as_f32(x, in_dt, y) - (double)rs.max; /* exact */
-        const double loss = row_loss_value(&p, in_dt, x, V, y, &rs, log_d, x_y);
-        loss_sum += loss;
-        nll_sum += log_d - x_y;
-        n_correct += row_argmax(k, in_dt, x, V, &rs) == y;
-        if (c->row_loss)
-            c->row_loss[r] = (float)loss;
-        if (c->row_lse)
-            c->row_lse[r] = (float)((double)rs.max + log_d);
-        if (mode == 1) {
-            const double scale = row_scale(c, &p, r);
-            const double d = d_of(&rs), g_A_over_d = scale * p.A / d;
-            for (int64_t kc = 0; kc < n_chunks; kc++)
-                coef[kc] = (float)(g_A_over_d * w[kc]);
-            /* A·p_y − a; at the maximum p_y = 1/d, and the difference is formed from d − 1 */
-            const double target = x_y == 0.0 ? ((p.A - p.a) - p.a * d_minus_1(&rs)) / d
-                                             : p.A * w[y / LSCE_CHUNK] * (double)scratch[y] / d - p.a;
-            k->row_scale[out_dt](scratch, V, coef, (float)(-scale * p.b), g, p.stream);
-            lsce_store_from_f32(g, out_dt, y, (float)(scale * target));
-        }
-    }
-    if (p.stream)
-        k->fence();
-    free(block);
-
-    if (result) {
-        memset(result, 0, sizeof *result);
-        result->n_tokens = p.n_kept;
-        result->denominator = p.denominator;
-        if (mode != 2) {
-            result->nll_sum = nll_sum;
-            result->n_correct = n_correct;
-            result->loss = o->reduction == LSCE_REDUCTION_MEAN
-                               ? (p.n_kept > 0 ? loss_sum / p.denominator : 0.0)
-                               : loss_sum;
-        }
-    }
-    return LSCE_OK;
+    free(p->v_owned);
+    p->v_owned = NULL;
 }
 
 static lsce_status resolve(const lsce_options *opts, const lsce_kernels **k)
@@ -501,10 +341,10 @@ lsce_status lsce_forward_backward_with(const lsce_kernels *k, const lsce_options
                                        float *row_loss, float *row_lse, lsce_result *result)
 {
     const call c = {opts, rows, vocab, logits, logits_stride, targets, grad_output, grad,
-                    grad_stride, row_loss, row_lse, NULL, result};
+                    grad_stride, row_loss, row_lse, NULL, result, 1};
     if (rows > 0 && !grad)
         return LSCE_ERR_NULL;
-    return run(k, &c, 1);
+    return lsce_run(k, &c);
 }
 
 lsce_status lsce_forward_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
@@ -530,8 +370,8 @@ lsce_status lsce_forward(const lsce_options *opts, int64_t rows, int64_t vocab, 
     if (st != LSCE_OK)
         return st;
     const call c = {opts, rows, vocab, logits, logits_stride, targets, NULL, NULL, 0,
-                    row_loss, row_lse, NULL, result};
-    return run(k, &c, 0);
+                    row_loss, row_lse, NULL, result, 0};
+    return lsce_run(k, &c);
 }
 
 lsce_status lsce_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
@@ -546,6 +386,6 @@ lsce_status lsce_backward(const lsce_options *opts, int64_t rows, int64_t vocab,
     if (rows > 0 && (!grad || !row_lse))
         return LSCE_ERR_NULL;
     const call c = {opts, rows, vocab, logits, logits_stride, targets, grad_output, grad,
-                    grad_stride, NULL, NULL, row_lse, NULL};
-    return run(k, &c, 2);
+                    grad_stride, NULL, NULL, row_lse, NULL, 2};
+    return lsce_run(k, &c);
 }

@@ -19,6 +19,9 @@
  *   vf_find(v, value)                     lowest lane equal to value, or −1
  *   vf_split_zero(t, &e)                  zeroes the lanes of e where t == 0, returns their count
  *   vf_exp_neg(t)                         exp(t) for t ≤ 0 or NaN (−inf → 0, NaN → NaN)
+ *   vf_mul, vf_div, vf_abs(v), vf_copysign(mag, sgn) (mag ≥ 0: mag with sgn's sign bit)
+ *   vf_select_lt(x, limit, a, b)          lanes x < limit ? a : b (NaN x → b)
+ *   vf_mul_nz(b, t)                       b·t where b ≠ 0, exactly 0 where b == 0 (even for t = ±inf)
  *   vsum_zero(), vsum_fold(acc, v), vsum_total(acc)   double accumulation of float vectors
  *   prefetch_l1(p), prefetch_l2(p) (p: const void *), store_fence()
  * and, for 16-bit storage, when HAVE_HALF is 1 (otherwise portable fallbacks below are used):
@@ -253,7 +256,7 @@ SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk
         const float shift = max == -__builtin_inff() ? 0.0f : max;
         const chunk_sums s = chunk_expsum(chunk, len, shift, exp_out ? exp_out + begin : NULL, dt);
         chunks[begin / LSCE_CHUNK] =
-            (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift};
+            (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift, 0.0, 0.0, 0.0};
     }
 }
 
@@ -333,6 +336,8 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
 #undef EXPSCALE_TAIL
 }
 
+#include "sweeps_ex_simd.h"
+
 /* The exported specialisations: one per logits dtype (find, stats, expscale × gradient dtype)
  * and per gradient dtype (scale). */
 #define SWEEPS_OF_DTYPE(d, DT)                                                                     \
@@ -353,7 +358,16 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
     decl_row_expscale_fn(FN_DD(lsce_row_expscale, d, f16))                                         \
     {                                                                                              \
         row_expscale(x, n, shift, coef, bias, dst, stream, DT, DT_F16);                            \
-    }
+    }                                                                                              \
+    decl_row_transform_fn(FN_D(lsce_row_transform, d))                                             \
+    {                                                                                              \
+        row_transform_dispatch(x, n, tf, t_out, v_out, DT);                                        \
+    }                                                                                              \
+    decl_row_stats_ex_fn(FN_D(lsce_row_stats_ex, d))                                               \
+    {                                                                                              \
+        row_stats_ex(x, n, tf, beta, want_et, exp_out, t_out, v_out, chunks, DT);                  \
+    }                                                                                              \
+    decl_row_scale_ex_fn(FN_D(lsce_row_scale_ex, d)) { row_scale_ex(e, n, sx, dst, stream, DT); }
 
 SWEEPS_OF_DTYPE(f32, DT_F32)
 SWEEPS_OF_DTYPE(bf16, DT_BF16)

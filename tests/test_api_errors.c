@@ -176,38 +176,34 @@ Test(errors, bad_enum_values_rejected)
     expect_rejected(ALL_ENTRIES, grad_dtype_neg, LSCE_ERR_DTYPE, "grad dtype -1");
 }
 
-static const float weights_v[AR_V] = {1.0f};
-static lsce_calibration_bin bins[10];
-static void opt_class_weight(args *a) { a->o.class_weight = weights_v; }
-static void opt_prior(args *a) { a->o.prior = weights_v; }
-static void opt_row_weight(args *a) { a->o.row_weight = weights_v; }
-static void opt_z_loss(args *a) { a->o.z_loss = 1e-4; }
-static void opt_logit_scale(args *a) { a->o.logit_scale = 2.0; }
-static void opt_softcap(args *a) { a->o.softcap = 30.0; }
-static void opt_conf_penalty(args *a) { a->o.confidence_penalty = 0.1; }
-static void opt_calib_bins(args *a) { a->o.calibration_bins = 10; }
-static void opt_calib_ptr(args *a) { a->o.calibration = bins; }
-static void opt_calib_both(args *a)
+/* A smoothing prior generalises the uniform convention only, and must sum to 1 within 1e-4. */
+static float prior_v[AR_V];
+static void prior_sum(double total)
 {
-    a->o.calibration_bins = 10;
-    a->o.calibration = bins;
+    for (int c = 0; c < AR_V; c++)
+        prior_v[c] = (float)(total / AR_V);
 }
-
-/* The objective options are accepted only at their defaults for now (lsce.h). */
-Test(errors, unsupported_objective_options_rejected_nothing_written)
+static void prior_with_others(args *a)
 {
-    const struct {
-        mutator f;
-        const char *name;
-    } opts[] = {{opt_class_weight, "class_weight"}, {opt_prior, "prior"},
-                {opt_row_weight, "row_weight"},     {opt_z_loss, "z_loss"},
-                {opt_logit_scale, "logit_scale"},   {opt_softcap, "softcap"},
-                {opt_conf_penalty, "confidence_penalty"}, {opt_calib_bins, "calibration_bins"},
-                {opt_calib_ptr, "calibration"},     {opt_calib_both, "calibration bins+ptr"}};
-    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
-        expect_rejected(ALL_ENTRIES, opts[i].f, LSCE_ERR_OPTION, opts[i].name);
-    for (int i = 0; i < 10; i++)
-        cr_expect(bins[i].count == 0.0, "calibration bins written by a rejected call");
+    a->o.prior = prior_v;
+    a->o.convention = LSCE_CONV_OTHERS;
+}
+static void prior_with_seed(args *a)
+{
+    a->o.prior = prior_v;
+    a->o.convention = LSCE_CONV_SEED;
+}
+static void prior_uniform(args *a) { a->o.prior = prior_v; }
+
+Test(errors, prior_outside_uniform_or_off_its_sum_rejected_nothing_written)
+{
+    prior_sum(1.0);
+    expect_rejected(ALL_ENTRIES, prior_with_others, LSCE_ERR_OPTION, "prior with others");
+    expect_rejected(ALL_ENTRIES, prior_with_seed, LSCE_ERR_OPTION, "prior with seed");
+    prior_sum(1.0 + 2e-4);
+    expect_rejected(ALL_ENTRIES, prior_uniform, LSCE_ERR_OPTION, "prior summing to 1 + 2e-4");
+    prior_sum(1.0 - 2e-4);
+    expect_rejected(ALL_ENTRIES, prior_uniform, LSCE_ERR_OPTION, "prior summing to 1 − 2e-4");
 }
 
 /* In place means the same buffer, stride and dtype: a bf16 gradient over fp32 logits would

@@ -450,13 +450,13 @@ Test(hostile, objective_options_outside_their_domain_rejected)
         expect_for_entries(ALL_ENTRIES, bins_value_with_storage, LSCE_ERR_OPTION,
                            "calibration_bins outside [0, 1000]");
     }
-    option_int = 4;
-    expect_for_entries(ALL_ENTRIES, bins_without_storage, LSCE_ERR_OPTION,
+    option_int = 4; /* only the entry points that write bins need them */
+    expect_for_entries((1u << E_FUSED) | (1u << E_FORWARD), bins_without_storage, LSCE_ERR_NULL,
                        "calibration_bins > 0 with no calibration storage");
     const float bad_weight_values[] = {-1.0f, NAN};
     for (size_t i = 0; i < 2; i++) {
         for (int k = 0; k < V; k++)
-            bad_weights[k] = k == V / 2 ? bad_weight_values[i] : 1.0f / V;
+            bad_weights[k] = k == R / 2 ? bad_weight_values[i] : 1.0f / V; /* R ≤ V: each array */
         expect_for_entries(ALL_ENTRIES, class_weight_bad, LSCE_ERR_OPTION,
                            "a negative or NaN class weight");
         expect_for_entries(ALL_ENTRIES, row_weight_bad, LSCE_ERR_OPTION,

@@ -32,6 +32,19 @@ static inline vf vf_sub(vf a, vf b) { return vsubq_f32(a, b); }
  * out NaN either way, which is all the contract asks (kernels.h: "NaN rows: unspecified"). */
 static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
 static inline vf vf_fma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+static inline vf vf_mul(vf a, vf b) { return vmulq_f32(a, b); }
+static inline vf vf_div(vf a, vf b) { return vdivq_f32(a, b); }
+static inline vf vf_abs(vf a) { return vabsq_f32(a); }
+static inline vf vf_copysign(vf mag, vf sgn)
+{
+    return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, mag);
+}
+static inline vf vf_select_lt(vf x, vf limit, vf a, vf b) { return vbslq_f32(vcltq_f32(x, limit), a, b); }
+static inline vf vf_mul_nz(vf b, vf t)
+{
+    const uint32x4_t zero = vceqq_f32(b, vdupq_n_f32(0.0f));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vmulq_f32(b, t)), zero));
+}
 static inline vf vf_load(const float *p) { return vld1q_f32(p); }
 static inline void vf_store(float *p, vf v) { vst1q_f32(p, v); }
 /* LD1/ST1 take any alignment; the aligned form exists for ISAs where alignment is faster. */

@@ -29,6 +29,26 @@
  *   argmax: the lowest c with x_c == m (row_find in the first chunk whose max is m); a NaN row's
  *   argmax is its first NaN (torch.argmax).
  *
+ * THE OBJECTIVE OPTIONS (lsce.h) run the same steps over transformed logits t = T(x) with general
+ * class weights, through the _ex sweeps (the plain sweeps above serve every call without class
+ * weights, prior, logit scale, softcap or confidence penalty — z-loss, row weights and calibration
+ * only change per-row numbers):
+ *   T: t = s·x, or t = c·tanh(k·x) with k = s/c (row_transform; stats pass 1 stores t, pass 2 reads
+ *      it from L1). ω_c = w_c·q_c splits into an off-target vector β_c (b·w_c, ε·u_c, ε·u_c·w_c)
+ *      and the target's extra α (= ω_y − β_y); Ω = Σ ω = Σ β + α.
+ *   1'. per chunk, besides step 1: Sβ_k = Σ β_c·(t_c − m_k) and Σ β_c (row_stats_ex), and for the
+ *      confidence penalty E_k = Σ e_c·(t_c − m_k) (one-signed sums again; 0·(−inf) taken as 0).
+ *   2'. merge: Sβ = Σ_k Sβ_k + (Σ_k β)·(m_k − m),   E = Σ_k w_k·(E_k + d_k·(m_k − m))
+ *      (E/d = Σ p_c (t_c − m), so Σ p log p = E/d − log d = −H).
+ *   3'. loss = ρ·[Ω·log d − α·(t_y − m) − Sβ + z·lse² + β_cp·(E/d − log d) (+ Σ ω log q)]
+ *   4'. ∂loss/∂t_c = G·[p_c·(Ω + 2z·lse + β_cp·((t_c − m) − E/d)) − β_c − α·[c = y]], G = ρ·g;
+ *      with p_c = w_k·e_c/d: grad_c = e_c·C_k + D_k·e_c·(t_c − m_k) − G·β_c (row_scale_ex),
+ *        C_k = G·w_k/d·(Ω + 2z·lse + β_cp·((m_k − m) − E/d)),   D_k = G·w_k·β_cp/d,
+ *      times ∂t/∂x: s (folded into C, D and the bias) or s·(1 − (t/c)²) per element (softcap).
+ *      The target again in double, with p_y = 1/d at the maximum.
+ *   Backward from a saved lse: the same sweep with e_c = exp(t_c − lse), shift lse, and H from one
+ *   more stats sweep only when β_cp > 0.
+ *
  * Special values follow from IEEE arithmetic, with no special cases in the sweeps:
  *   −inf logit: e = exp(−inf) = 0 exactly, its gradient is exactly −g·b; S = −inf, so a
  *   smoothed row's loss is +inf (the driver drops b·S when b = 0 so that ε = 0 stays finite).
@@ -79,7 +99,7 @@ static inline void row_stats(const void *x, int64_t n, float *exp_out, lsce_chun
             sum_shift += t;
         }
         chunks[begin / LSCE_CHUNK] =
-            (lsce_chunk_stats){max, shift, n_at_max, sum_below, sum_shift};
+            (lsce_chunk_stats){max, shift, n_at_max, sum_below, sum_shift, 0.0, 0.0, 0.0};
     }
 }
 
@@ -96,6 +116,98 @@ static inline void row_expscale(const void *x, int64_t n, float shift, float coe
 {
     for (int64_t c = 0; c < n; c++)
         lsce_store_from_f32(dst, out, c, fmaf(expf(lsce_load_as_f32(x, in, c) - shift), coef, bias));
+}
+
+/* ---- the general sweeps of the objective options ---- */
+
+/* tanh(y) and v = 1 − |tanh y|: for |y| ≥ 0.625, v = 2e/(1 + e) with e = exp(−2|y|) keeps its
+ * relative precision where tanh saturates (1 − |tanhf(y)| would cancel). */
+static inline float tanh_v(float y, float *v)
+{
+    const float tau = tanhf(y);
+    if (fabsf(y) < 0.625f) {
+        *v = 1.0f - fabsf(tau);
+    } else {
+        const float e = expf(-2.0f * fabsf(y));
+        *v = 2.0f * e / (1.0f + e);
+    }
+    return tau;
+}
+
+static inline float transform(float x, const lsce_transform *tf, float *v)
+{
+    switch (tf->kind) {
+    case LSCE_TRANSFORM_SCALE: return tf->scale * x;
+    case LSCE_TRANSFORM_SOFTCAP: return tf->cap * tanh_v(tf->k * x, v);
+    default: return x;
+    }
+}
+
+static inline void row_transform(const void *x, int64_t n, const lsce_transform *tf, float *t_out,
+                                 float *v_out, int dt)
+{
+    for (int64_t c = 0; c < n; c++) {
+        float v = 1.0f;
+        t_out[c] = transform(lsce_load_as_f32(x, dt, c), tf, &v);
+        if (v_out && tf->kind == LSCE_TRANSFORM_SOFTCAP)
+            v_out[c] = v;
+    }
+}
+
+static inline void row_stats_ex(const void *x, int64_t n, const lsce_transform *tf,
+                                const float *beta, int want_et, float *exp_out, float *t_out,
+                                float *v_out, lsce_chunk_stats *chunks, int dt)
+{
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t end = n - begin < LSCE_CHUNK ? n : begin + LSCE_CHUNK;
+        float max = -INFINITY;
+        for (int64_t c = begin; c < end; c++) {
+            float v = 1.0f;
+            const float t = transform(lsce_load_as_f32(x, dt, c), tf, &v);
+            if (t_out)
+                t_out[c] = t;
+            if (v_out && tf->kind == LSCE_TRANSFORM_SOFTCAP)
+                v_out[c] = v;
+            max = c == begin || t > max ? t : max;
+        }
+        const float shift = max == -INFINITY ? 0.0f : max;
+        lsce_chunk_stats st = {max, shift, 0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        for (int64_t c = begin; c < end; c++) {
+            float v;
+            const float t = transform(lsce_load_as_f32(x, dt, c), tf, &v) - shift;
+            const float e = expf(t);
+            if (exp_out)
+                exp_out[c] = e;
+            if (t == 0.0f)
+                st.n_at_max++;
+            else
+                st.sum_below += e;
+            st.sum_shift += t;
+            if (beta && beta[c] != 0.0f) /* 0·(−inf) is 0 here */
+                st.sum_beta += (double)(beta[c] * t);
+            if (beta)
+                st.beta_mass += beta[c];
+            if (want_et && e != 0.0f)
+                st.sum_et += (double)(e * t);
+        }
+        chunks[begin / LSCE_CHUNK] = st;
+    }
+}
+
+static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_ex *sx, void *dst,
+                                int out)
+{
+    for (int64_t c = 0; c < n; c++) {
+        const int64_t k = c / LSCE_CHUNK;
+        const float t = sx->t ? sx->t[c] : 0.0f;
+        const float e = e_in ? e_in[c] : expf(t - sx->shift[k]);
+        float inner = fmaf(e, sx->coef[k], sx->beta ? sx->bias * sx->beta[c] : sx->bias);
+        if (sx->coef_t && e != 0.0f)
+            inner = fmaf(sx->coef_t[k], e * (t - sx->shift[k]), inner);
+        if (sx->jv)
+            inner *= sx->jac_s * (sx->jv[c] * (2.0f - sx->jv[c]));
+        lsce_store_from_f32(dst, out, c, inner);
+    }
 }
 
 #define REF_SWEEPS_OF_DTYPE(d, DT)                                                                 \
@@ -120,6 +232,19 @@ static inline void row_expscale(const void *x, int64_t n, float shift, float coe
     {                                                                                              \
         (void)stream;                                                                              \
         row_expscale(x, n, shift, coef, bias, dst, DT, 2);                                         \
+    }                                                                                              \
+    decl_row_transform_fn(lsce_row_transform_##d##_scalar)                                        \
+    {                                                                                              \
+        row_transform(x, n, tf, t_out, v_out, DT);                                                 \
+    }                                                                                              \
+    decl_row_stats_ex_fn(lsce_row_stats_ex_##d##_scalar)                                           \
+    {                                                                                              \
+        row_stats_ex(x, n, tf, beta, want_et, exp_out, t_out, v_out, chunks, DT);                  \
+    }                                                                                              \
+    decl_row_scale_ex_fn(lsce_row_scale_ex_##d##_scalar)                                           \
+    {                                                                                              \
+        (void)stream;                                                                              \
+        row_scale_ex(e, n, sx, dst, DT);                                                           \
     }
 
 REF_SWEEPS_OF_DTYPE(f32, 0)

@@ -1,0 +1,478 @@
+/*
+ * The row pass of the driver: composes a kernel table's sweeps row by row, merges the chunk
+ * statistics in double and forms every per-row number (loss, gradient coefficients, target
+ * element). What the sweeps compute, and the algebra used here, is specified in src/ref/ref.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+#include "half.h"
+
+/* Statistics of a row or of a run of its chunks, relative to `max` (of t = T(x)). */
+typedef struct row_stats {
+    float max;         /* the largest chunk maximum (NaN ignored: NaN rows are caught by d, S) */
+    int64_t max_chunk; /* first chunk whose maximum is `max` */
+    int64_t n;         /* elements covered */
+    double n_at;       /* elements equal to max: each exp(0) = 1 */
+    double d_below;    /* Σ exp(t − max) over the others: d = n_at + d_below */
+    double S;          /* Σ (t − max) */
+    double Sv, v_mass; /* Σ v_c·(t_c − max) and Σ v_c (general sweeps with class factors) */
+    double E;          /* Σ exp(t_c − max)·(t_c − max) (confidence penalty) */
+} row_stats;
+
+/* d − 1 = (n_at − 1) + d_below: exact to the precision of the small terms (a confident row). */
+static double d_minus_1(const row_stats *st) { return (st->n_at - 1.0) + st->d_below; }
+static double d_of(const row_stats *st) { return st->n_at + st->d_below; }
+static double log_d_of(const row_stats *st)
+{
+    return st->n_at >= 1.0 ? log1p(d_minus_1(st)) : log(d_of(st));
+}
+
+/* Merges `count` chunks that start at element `first` (a multiple of LSCE_CHUNK) of a row of V
+ * elements. When w is not NULL, w[k] = exp(shift_k − max), the factor that takes chunk k's
+ * exponentials to the row's. */
+static row_stats merge_chunks(const lsce_chunk_stats *ch, int64_t count, int64_t first,
+                              int64_t V, double *w)
+{
+    row_stats st = {-INFINITY, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t k = 0; k < count; k++)
+        if (ch[k].max > st.max) {
+            st.max = ch[k].max;
+            st.max_chunk = first / LSCE_CHUNK + k;
+        }
+    for (int64_t k = 0; k < count; k++) {
+        const int64_t begin = first + k * LSCE_CHUNK;
+        const int64_t n_k = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
+        const double shift_gap = (double)ch[k].shift - (double)st.max;
+        const double w_k = ch[k].max == -INFINITY ? 0.0 : exp(shift_gap);
+        const double d_k = (double)ch[k].n_at_max + ch[k].sum_below;
+        if (ch[k].max == st.max && w_k == 1.0) { /* its exact 1s are the row's */
+            st.n_at += (double)ch[k].n_at_max;
+            st.d_below += ch[k].sum_below;
+        } else {
+            st.d_below += w_k * d_k;
+        }
+        st.S += ch[k].sum_shift + (double)n_k * shift_gap;
+        if (ch[k].beta_mass != 0.0 || ch[k].sum_beta != 0.0) {
+            st.Sv += ch[k].sum_beta + ch[k].beta_mass * shift_gap;
+            st.v_mass += ch[k].beta_mass;
+        }
+        if (w_k != 0.0)
+            st.E += w_k * (ch[k].sum_et + d_k * shift_gap);
+        st.n += n_k;
+        if (w)
+            w[k] = w_k;
+    }
+    return st;
+}
+
+/* acc ← acc ∪ part (online softmax merge); acc covers the elements before part's. */
+static void merge_stats(row_stats *acc, const row_stats *part)
+{
+    if (acc->n == 0 || part->max > acc->max) {
+        const row_stats older = *acc;
+        *acc = *part;
+        if (older.n == 0)
+            return;
+        merge_stats(acc, &older); /* now older.max < acc->max */
+        return;
+    }
+    const double gap = part->max == acc->max ? 0.0 : (double)part->max - (double)acc->max;
+    if (gap == 0.0) {
+        acc->n_at += part->n_at;
+        acc->d_below += part->d_below;
+        acc->E += part->E;
+    } else if (d_of(part) != 0.0) {
+        acc->d_below += d_of(part) * exp(gap);
+        acc->E += exp(gap) * (part->E + d_of(part) * gap);
+    }
+    acc->S += part->S + (gap == 0.0 ? 0.0 : (double)part->n * gap);
+    if (part->v_mass != 0.0 || part->Sv != 0.0)
+        acc->Sv += part->Sv + (gap == 0.0 ? 0.0 : part->v_mass * gap);
+    acc->v_mass += part->v_mass;
+    acc->n += part->n;
+}
+
+/* Stats of a whole row, in groups of at most `capacity` chunks (the forward path's stack array).
+ * With one group (capacity ≥ chunks of the row) w receives every chunk's factor. */
+static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, const void *x,
+                                int64_t V, float *exp_out, float *t_out, float *v_out,
+                                lsce_chunk_stats *chunks, int64_t capacity, double *w)
+{
+    row_stats acc = {-INFINITY, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t first = 0; first < V; first += capacity * LSCE_CHUNK) {
+        const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
+        const void *xs = (const char *)x + (size_t)first * lsce_dtype_size(dt);
+        if (p->general)
+            k->row_stats_ex[dt](xs, n, &p->tf, p->v ? p->v + first : NULL, p->cp > 0.0,
+                                exp_out ? exp_out + first : NULL, t_out ? t_out + first : NULL,
+                                v_out ? v_out + first : NULL, chunks);
+        else
+            k->row_stats[dt](xs, n, exp_out ? exp_out + first : NULL, chunks);
+        const row_stats part =
+            merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V, w);
+        merge_stats(&acc, &part);
+    }
+    return acc;
+}
+
+/* t_c as the sweeps compute it (the kernel's own transform of one element). */
+static float t_of(const lsce_kernels *k, const plan *p, int dt, const void *x, int64_t c)
+{
+    if (p->tf.kind == LSCE_TRANSFORM_NONE)
+        return lsce_load_as_f32(x, dt, c);
+    float t;
+    k->row_transform[dt]((const char *)x + (size_t)c * lsce_dtype_size(dt), 1, &p->tf, &t, NULL);
+    return t;
+}
+
+/* Lowest index of the argmax of t with torch.argmax semantics: a NaN is larger than every
+ * number. t_row: the row's t when the fused path stored it, else NULL. */
+static int64_t row_argmax(const lsce_kernels *k, const plan *p, int dt, const void *x, int64_t V,
+                          const float *t_row, const row_stats *st)
+{
+    if (isnan(st->d_below) || isnan(st->S))
+        for (int64_t c = 0; c < V; c++)
+            if (isnan(lsce_load_as_f32(x, dt, c))) /* T keeps NaN and makes no other NaN */
+                return c;
+    const int64_t begin = st->max_chunk * LSCE_CHUNK;
+    const int64_t n = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
+    if (p->tf.kind == LSCE_TRANSFORM_NONE)
+        return begin + k->row_find[dt]((const char *)x + (size_t)begin * lsce_dtype_size(dt), n,
+                                       st->max);
+    float local_t[LSCE_CHUNK];
+    if (!t_row) {
+        k->row_transform[dt]((const char *)x + (size_t)begin * lsce_dtype_size(dt), n, &p->tf,
+                             local_t, NULL);
+        t_row = local_t - begin;
+    }
+    return begin + k->row_find[LSCE_DTYPE_F32](t_row + begin, n, st->max);
+}
+
+/* Σ_{c ≠ y} β_c·(t_c − max): the linear term without the target, for the rare row whose target
+ * logit is −inf while the target's total weight is 0 (a = 0: "others" at ε = 1). */
+static double off_target_linear(const lsce_kernels *k, const plan *p, int dt, const void *x,
+                                int64_t V, int64_t y, float max)
+{
+    double sum = 0.0;
+    for (int64_t c = 0; c < V; c++) {
+        const double beta = p->kappa * (p->v ? (double)p->v[c] : 1.0);
+        if (c != y && beta != 0.0)
+            sum += beta * ((double)t_of(k, p, dt, x, c) - (double)max);
+    }
+    return sum;
+}
+
+/* Everything about one kept row that the loss and the gradient share. */
+typedef struct row_terms {
+    double d, log_d, lse;
+    double ty;      /* t_y − max (exact) */
+    double omega;   /* Ω = Σ_c ω_c */
+    double omega_y; /* ω_y = β_y + α */
+    double alpha;   /* the target's extra weight */
+    double w_y, q_off_y;
+    double E_over_d; /* Σ p_c (t_c − max) */
+} row_terms;
+
+static row_terms terms_of(const plan *p, const row_stats *rs, float t_y, int64_t y)
+{
+    row_terms rt;
+    rt.d = d_of(rs);
+    rt.log_d = log_d_of(rs);
+    rt.lse = (double)rs->max + rt.log_d;
+    rt.ty = (double)t_y - (double)rs->max;
+    rt.w_y = p->w ? (double)p->w[y] : 1.0;
+    rt.q_off_y = p->kappa * (p->u ? (double)p->u[y] : 1.0);
+    rt.alpha = p->alpha0 * rt.w_y;
+    rt.omega_y = rt.w_y * rt.q_off_y + rt.alpha;
+    rt.omega = p->beta_sum + rt.alpha;
+    rt.E_over_d = p->cp > 0.0 ? rs->E / rt.d : 0.0;
+    return rt;
+}
+
+static double xlogx(double x) { return x > 0.0 ? x * log(x) : 0.0; }
+
+/* The row's loss before its row weight (src/ref/ref.c, step 3'). */
+static double row_loss_value(const lsce_kernels *k, const plan *p, int kl, int dt, const void *x,
+                             int64_t V, int64_t y, const row_stats *rs, const row_terms *rt)
+{
+    const double S_beta = p->v ? p->kappa * rs->Sv : (p->kappa != 0.0 ? p->kappa * rs->S : 0.0);
+    double linear;
+    if (rt->ty == -INFINITY && !isnan(rs->S)) {
+        /* the target's terms are ω_y·(t_y − max), split as α + β_y */
+        if (rt->omega_y > 0.0)
+            linear = INFINITY;
+        else if (rt->alpha == 0.0)
+            linear = -S_beta; /* β_y = 0 too: S_beta has no target term */
+        else
+            linear = -off_target_linear(k, p, dt, x, V, y, rs->max);
+    } else {
+        linear = (rt->alpha != 0.0 ? -rt->alpha * rt->ty : 0.0) - S_beta;
+    }
+    double loss = rt->omega * rt->log_d + linear;
+    if (kl)
+        loss += p->kl_base - rt->w_y * xlogx(rt->q_off_y) +
+                rt->w_y * xlogx(rt->q_off_y + p->alpha0);
+    if (p->z > 0.0)
+        loss += p->z * rt->lse * rt->lse;
+    if (p->cp > 0.0)
+        loss += p->cp * (rt->E_over_d - rt->log_d);
+    return loss;
+}
+
+/* The gradient scale of row r: grad_output (per row for none), over the denominator for mean,
+ * times the row weight. */
+static double row_scale(const call *c, const plan *p, int64_t r)
+{
+    const double rho = p->rho ? (double)p->rho[r] : 1.0;
+    switch (c->opts->reduction) {
+    case LSCE_REDUCTION_MEAN:
+        if (!(p->denominator > 0.0))
+            return 0.0;
+        return rho * (c->grad_output ? (double)c->grad_output[0] : 1.0) / p->denominator;
+    case LSCE_REDUCTION_SUM: return rho * (c->grad_output ? (double)c->grad_output[0] : 1.0);
+    case LSCE_REDUCTION_NONE: return rho * (c->grad_output ? (double)c->grad_output[r] : 1.0);
+    }
+    return rho;
+}
+
+/* ∂t/∂x at the logit x: s, or s·(1 − tanh²(k·x)) = s·4e/(1 + e)², e = exp(−2|k·x|) (the
+ * argument rounded to fp32 as the sweeps round it). */
+static double chain_rule(const plan *p, float x)
+{
+    if (!p->softcap)
+        return p->scale;
+    const double e = exp(-2.0 * fabs((double)(p->tf.k * x)));
+    return p->scale * 4.0 * e / ((1.0 + e) * (1.0 + e));
+}
+
+#define GROUP_CHUNKS 64 /* chunk statistics the forward path keeps on its stack */
+
+/* Fused path scratch: exponentials (and t) of one row, then per chunk its statistics, factor
+ * w_k, coefficients C_k and D_k and shift. */
+typedef struct scratch {
+    void *block;
+    float *e, *t, *v;
+    lsce_chunk_stats *chunks;
+    double *w;
+    float *coef, *coef_t, *shift;
+} scratch;
+
+static int scratch_alloc(scratch *s, const plan *p, int64_t V, int64_t n_chunks)
+{
+    const size_t row_bytes = ((size_t)V * sizeof(float) + 63) & ~(size_t)63;
+    const int need_t = p->cp > 0.0, need_v = p->softcap;
+    const size_t per_chunk = sizeof(lsce_chunk_stats) + sizeof(double) + 3 * sizeof(float);
+    s->block = aligned_alloc(64, row_bytes * (size_t)(1 + need_t + need_v) +
+                                     (((size_t)n_chunks * per_chunk + 63) & ~(size_t)63));
+    if (!s->block)
+        return 0;
+    char *b = s->block;
+    s->e = (float *)b;
+    b += row_bytes;
+    s->t = s->v = NULL;
+    if (need_t) {
+        s->t = (float *)b;
+        b += row_bytes;
+    }
+    if (need_v) {
+        s->v = (float *)b;
+        b += row_bytes;
+    }
+    s->chunks = (lsce_chunk_stats *)b;
+    s->w = (double *)(s->chunks + n_chunks);
+    s->coef = (float *)(s->w + n_chunks);
+    s->coef_t = s->coef + n_chunks;
+    s->shift = s->coef_t + n_chunks;
+    return 1;
+}
+
+/* Writes the fused gradient of a kept row (src/ref/ref.c, step 4'). */
+static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, const scratch *s,
+                           int64_t V, int64_t y, float x_y, const row_stats *rs,
+                           const row_terms *rt, double G, void *g)
+{
+    const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
+    const double common = rt->omega + 2.0 * p->z * rt->lse - p->cp * rt->E_over_d;
+    const double folded = p->softcap ? 1.0 : p->scale; /* ∂t/∂x when it is a constant */
+    const double G_over_d = G / rt->d;
+    for (int64_t kc = 0; kc < n_chunks; kc++) {
+        const double gap = (double)s->chunks[kc].shift - (double)rs->max;
+        s->coef[kc] = (float)(folded * G_over_d * s->w[kc] *
+                              (common + (p->cp > 0.0 ? p->cp * gap : 0.0)));
+        s->coef_t[kc] = (float)(folded * G_over_d * s->w[kc] * p->cp);
+        s->shift[kc] = s->chunks[kc].shift;
+    }
+    const float bias = (float)(-folded * G * p->kappa);
+    if (p->general) {
+        const lsce_scale_ex sx = {s->coef, p->cp > 0.0 ? s->coef_t : NULL, s->shift, p->v, s->t,
+                                  s->v, bias, (float)p->scale};
+        k->row_scale_ex[out_dt](s->e, V, &sx, g, p->stream);
+    } else {
+        k->row_scale[out_dt](s->e, V, s->coef, bias, g, p->stream);
+    }
+    /* K·p_y − ω_y; at the maximum p_y = 1/d, and the difference is formed from d − 1 */
+    const double K = common + (p->cp > 0.0 ? p->cp * rt->ty : 0.0);
+    const double e_y = (double)s->e[y];
+    const double target = rt->ty == 0.0 ? ((K - rt->omega_y) - rt->omega_y * d_minus_1(rs)) / rt->d
+                          : e_y == 0.0 && isinf(K) && !isnan(rt->d)
+                              ? -rt->omega_y /* p_y = 0 where t_y = −inf: p·log p → 0 */
+                                        : K * s->w[y / LSCE_CHUNK] * e_y / rt->d - rt->omega_y;
+    lsce_store_from_f32(g, out_dt, y, (float)(G * target * chain_rule(p, x_y)));
+}
+
+/* Writes the gradient of a kept row from its saved lse (lsce_backward). */
+static void backward_gradient(const lsce_kernels *k, const plan *p, int in_dt, int out_dt,
+                              const void *x, int64_t V, int64_t y, double lse, double G, void *g)
+{
+    /* read before an in-place write */
+    const float x_y = lsce_load_as_f32(x, in_dt, y), t_y = t_of(k, p, in_dt, x, y);
+    double H = 0.0;
+    if (p->cp > 0.0) { /* H = log d − E/d needs one more stats sweep */
+        lsce_chunk_stats chunks[GROUP_CHUNKS];
+        const row_stats rs = row_statistics(k, p, in_dt, x, V, NULL, NULL, NULL, chunks,
+                                            GROUP_CHUNKS, NULL);
+        H = log_d_of(&rs) - rs.E / d_of(&rs);
+    }
+    const double w_y = p->w ? (double)p->w[y] : 1.0;
+    const double alpha = p->alpha0 * w_y;
+    const double omega = p->beta_sum + alpha;
+    const double omega_y = w_y * p->kappa * (p->u ? (double)p->u[y] : 1.0) + alpha;
+    const double common = omega + 2.0 * p->z * lse + p->cp * H;
+    const double folded = p->softcap ? 1.0 : p->scale;
+    const float coef = (float)(folded * G * common), coef_t = (float)(folded * G * p->cp);
+    const float bias = (float)(-folded * G * p->kappa), shift = (float)lse;
+    const double p_y = exp((double)t_y - lse);
+    if (p->general) {
+        float t_buf[LSCE_CHUNK], v_buf[LSCE_CHUNK];
+        const size_t in_size = lsce_dtype_size(in_dt), out_size = lsce_dtype_size(out_dt);
+        for (int64_t begin = 0; begin < V; begin += LSCE_CHUNK) {
+            const int64_t n = V - begin < LSCE_CHUNK ? V - begin : LSCE_CHUNK;
+            k->row_transform[in_dt]((const char *)x + (size_t)begin * in_size, n, &p->tf, t_buf,
+                                    v_buf);
+            const lsce_scale_ex sx = {&coef, p->cp > 0.0 ? &coef_t : NULL, &shift,
+                                      p->v ? p->v + begin : NULL, t_buf,
+                                      p->softcap ? v_buf : NULL, bias, (float)p->scale};
+            k->row_scale_ex[out_dt](NULL, n, &sx, (char *)g + (size_t)begin * out_size, p->stream);
+        }
+    } else {
+        k->row_expscale[in_dt][out_dt](x, V, shift, coef, bias, g, p->stream);
+    }
+    const double K = common + (p->cp > 0.0 ? p->cp * ((double)t_y - lse) : 0.0);
+    /* p_y = 0 where t_y = −inf: p·log p → 0 */
+    const double target = p_y == 0.0 && isinf(K) ? -omega_y : K * p_y - omega_y;
+    lsce_store_from_f32(g, out_dt, y, (float)(G * target * chain_rule(p, x_y)));
+}
+
+lsce_status lsce_run(const lsce_kernels *k, const call *c)
+{
+    const int mode = c->mode;
+    lsce_result *result = c->result;
+    plan p;
+    lsce_status st = lsce_prepare(c, &p);
+    if (st != LSCE_OK)
+        return st;
+    if ((mode == 2 && c->rows > 0 && !c->row_lse_in) || (mode != 0 && c->rows > 0 && !c->grad)) {
+        lsce_plan_release(&p);
+        return LSCE_ERR_NULL;
+    }
+
+    const int64_t V = c->vocab;
+    const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
+    lsce_chunk_stats stack_chunks[GROUP_CHUNKS];
+    scratch s = {NULL, NULL, NULL, NULL, stack_chunks, NULL, NULL, NULL, NULL};
+    int64_t capacity = GROUP_CHUNKS;
+    if (mode == 1 && c->rows > 0) {
+        if (!scratch_alloc(&s, &p, V, n_chunks)) {
+            lsce_plan_release(&p);
+            return LSCE_ERR_NOMEM;
+        }
+        capacity = n_chunks;
+    }
+
+    const lsce_options *o = c->opts;
+    const int in_dt = (int)o->logits_dtype, out_dt = (int)o->grad_dtype;
+    const size_t in_size = lsce_dtype_size(in_dt), out_size = lsce_dtype_size(out_dt);
+    double loss_sum = 0.0, nll_sum = 0.0, z_sum = 0.0;
+    int64_t n_correct = 0;
+    for (int64_t r = 0; r < c->rows; r++) {
+        const void *x = (const char *)c->logits + (size_t)(r * c->logits_stride) * in_size;
+        void *g = c->grad ? (char *)c->grad + (size_t)(r * c->grad_stride) * out_size : NULL;
+        const int64_t y = c->targets[r];
+        const int kept = y != o->ignore_index;
+
+        if (mode == 2) {
+            if (kept)
+                backward_gradient(k, &p, in_dt, out_dt, x, V, y, (double)c->row_lse_in[r],
+                                  row_scale(c, &p, r), g);
+            else
+                memset(g, 0, (size_t)V * out_size);
+            continue;
+        }
+
+        if (!kept) {
+            if (c->row_lse) { /* before the gradient row, which may be this very row */
+                const row_stats rs = row_statistics(k, &p, in_dt, x, V, NULL, NULL, NULL, s.chunks,
+                                                    capacity, NULL);
+                c->row_lse[r] = (float)((double)rs.max + log_d_of(&rs));
+            }
+            if (g)
+                memset(g, 0, (size_t)V * out_size);
+            if (c->row_loss)
+                c->row_loss[r] = 0.0f;
+            continue;
+        }
+
+        const row_stats rs =
+            row_statistics(k, &p, in_dt, x, V, s.e, s.t, s.v, s.chunks, capacity, s.w);
+        const float t_y = s.t ? s.t[y] : t_of(k, &p, in_dt, x, y);
+        const row_terms rt = terms_of(&p, &rs, t_y, y);
+        const double rho = p.rho ? (double)p.rho[r] : 1.0;
+        const double loss = rho * row_loss_value(k, &p, o->kl, in_dt, x, V, y, &rs, &rt);
+        const int correct = row_argmax(k, &p, in_dt, x, V, s.t, &rs) == y;
+        loss_sum += loss;
+        nll_sum += rt.log_d - rt.ty;
+        if (p.z > 0.0)
+            z_sum += rho * p.z * rt.lse * rt.lse;
+        n_correct += correct;
+        if (p.bins) {
+            const double confidence = 1.0 / rt.d; /* exp(max − lse) */
+            if (confidence >= 0.0 && confidence <= 1.0) {
+                const double scaled = floor(confidence * p.bins);
+                lsce_calibration_bin *bin =
+                    &o->calibration[scaled < p.bins - 1 ? (int)scaled : p.bins - 1];
+                bin->count += 1.0;
+                bin->sum_confidence += confidence;
+                bin->sum_correct += correct;
+            }
+        }
+        if (c->row_loss)
+            c->row_loss[r] = (float)loss;
+        if (c->row_lse)
+            c->row_lse[r] = (float)rt.lse;
+        if (mode == 1)
+            fused_gradient(k, &p, out_dt, &s, V, y, lsce_load_as_f32(x, in_dt, y), &rs, &rt,
+                           row_scale(c, &p, r), g);
+    }
+    if (p.stream)
+        k->fence();
+    free(s.block);
+    lsce_plan_release(&p);
+
+    if (result) {
+        memset(result, 0, sizeof *result);
+        result->n_tokens = p.n_kept;
+        result->denominator = p.denominator;
+        if (mode != 2) {
+            result->nll_sum = nll_sum;
+            result->z_sum = z_sum;
+            result->n_correct = n_correct;
+            result->loss = o->reduction == LSCE_REDUCTION_MEAN
+                               ? (p.denominator > 0.0 ? loss_sum / p.denominator : 0.0)
+                               : loss_sum;
+        }
+    }
+    return LSCE_OK;
+}

@@ -1,0 +1,324 @@
+/*
+ * The general sweeps of the objective options (src/ref/ref.c, "THE OBJECTIVE OPTIONS"): the logit
+ * transform (scale, softcap's tanh), the stats sweep with class-weight and e·t sums, and the
+ * general gradient sweep. Part of src/sweeps_simd.h (included by it, after the plain sweeps,
+ * whose vocabulary and helpers it uses); the flags of each sweep are constants of its
+ * specialisations, chosen once per row by a switch.
+ */
+#define UNROLL_EX 2 /* up to five accumulators per vector: two vectors per iteration */
+#define BLOCK_EX (16 * W * UNROLL_EX)
+
+/* tanh(y) and v = 1 − |tanh y| (src/ref/ref.c): |y| < 0.625: tanh = y + y³·P(y²), P a minimax
+ * fit of degree 4 in y² (0.74 ulp evaluated in fp32), v = 1 − |tanh|; otherwise, with
+ * e = exp(−2|y|) ≤ 0.287, tanh = ±(1 − e)/(1 + e) and v = 2e/(1 + e), which keeps its precision
+ * where tanh saturates (±inf → ±1 and v = 0; NaN stays NaN). Both are evaluated, one kept per lane. */
+SWEEP_INLINE vf vf_tanh_v(vf y, vf *v)
+{
+    const vf a = vf_abs(y), z = vf_mul(y, y), one = vf_set1(1.0f);
+    vf p = vf_fma(vf_set1(-0x1.75e242p-8f), z, vf_set1(0x1.5226bcp-6f));
+    p = vf_fma(p, z, vf_set1(-0x1.b83c60p-5f));
+    p = vf_fma(p, z, vf_set1(0x1.110728p-3f));
+    p = vf_fma(p, z, vf_set1(-0x1.555532p-2f));
+    const vf small = vf_fma(vf_mul(y, z), p, y);
+    const vf e = vf_exp_neg(vf_mul(a, vf_set1(-2.0f)));
+    const vf inv = vf_div(one, vf_add(one, e));
+    const vf large = vf_copysign(vf_mul(vf_sub(one, e), inv), y);
+    const vf is_small_limit = vf_set1(0.625f);
+    *v = vf_select_lt(a, is_small_limit, vf_sub(one, vf_abs(small)), vf_mul(vf_add(e, e), inv));
+    return vf_select_lt(a, is_small_limit, small, large);
+}
+
+typedef struct transform_vecs {
+    vf scale, cap, k;
+} transform_vecs;
+
+SWEEP_INLINE transform_vecs transform_setup(const lsce_transform *tf)
+{
+    return (transform_vecs){vf_set1(tf->scale), vf_set1(tf->cap), vf_set1(tf->k)};
+}
+
+/* t = T(x) of src/kernels.h, kind a constant of each specialisation; *v = 1 − |tanh| (softcap). */
+SWEEP_INLINE vf transform_vec(vf x, const transform_vecs *tv, vf *v, int kind)
+{
+    if (kind == LSCE_TRANSFORM_SCALE)
+        return vf_mul(tv->scale, x);
+    if (kind == LSCE_TRANSFORM_SOFTCAP)
+        return vf_mul(tv->cap, vf_tanh_v(vf_mul(tv->k, x), v));
+    return x;
+}
+
+/* Pass 1 of a chunk with a transform: t into t_out (and v into v_out when not NULL, softcap),
+ * returns max t. Lanes past the end load −inf, whose t (−inf, or −cap with softcap) never
+ * exceeds the chunk's largest t. */
+SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_transform *tf,
+                                       float *t_out, float *v_out, int dt, int kind)
+{
+    const transform_vecs tv = transform_setup(tf);
+    const int keep_v = kind == LSCE_TRANSFORM_SOFTCAP && v_out;
+    vf m0 = vf_set1(-__builtin_inff()), m1 = m0, v0 = vf_zero(), v1 = v0;
+    int64_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        const vf t0 = transform_vec(load_vec(x, i, dt), &tv, &v0, kind);
+        const vf t1 = transform_vec(load_vec(x, i + W, dt), &tv, &v1, kind);
+        vf_store(t_out + i, t0);
+        vf_store(t_out + i + W, t1);
+        if (keep_v) {
+            vf_store(v_out + i, v0);
+            vf_store(v_out + i + W, v1);
+        }
+        m0 = vf_max(m0, t0);
+        m1 = vf_max(m1, t1);
+    }
+    for (; i + W <= n; i += W) {
+        const vf t = transform_vec(load_vec(x, i, dt), &tv, &v0, kind);
+        vf_store(t_out + i, t);
+        if (keep_v)
+            vf_store(v_out + i, v0);
+        m0 = vf_max(m0, t);
+    }
+    if (i < n) {
+        const vf t = transform_vec(load_tail(x, i, n - i, -__builtin_inff(), dt), &tv, &v0, kind);
+        vf_store_tail(t_out + i, n - i, t);
+        if (keep_v)
+            vf_store_tail(v_out + i, n - i, v0);
+        m1 = vf_max(m1, t);
+    }
+    return vf_max_lane(vf_max(m0, m1));
+}
+
+/* One vector of the general exp-sum sweep (EXPSUM_STEP plus the β and e·t sums). */
+#define EXPSUM_EX_STEP(off, u)                                                                     \
+    do {                                                                                           \
+        const vf t = vf_sub(load_vec(src, i + (off), dt), s);                                      \
+        vf e = vf_exp_neg(t);                                                                      \
+        if (exp_out)                                                                               \
+            vf_store_aligned(exp_out + i + (off), e);                                              \
+        if (has_et)                                                                                \
+            et[u] = vf_fma(e, vf_max(t, lowest), et[u]);                                           \
+        if (has_beta) {                                                                            \
+            const vf bv = vf_load(beta + i + (off));                                               \
+            bt[u] = vf_add(bt[u], vf_mul_nz(bv, t));                                               \
+            bm[u] = vf_add(bm[u], bv);                                                             \
+        }                                                                                          \
+        n_at_max += vf_split_zero(t, &e);                                                          \
+        ea[u] = vf_add(ea[u], e);                                                                  \
+        ta[u] = vf_add(ta[u], t);                                                                  \
+    } while (0)
+
+/* Sums of one chunk over src (x itself, or the fp32 t of pass 1); prefetches the next chunk of x
+ * (ahead: its next chunk's first byte minus nothing read yet, element size ahead_size). */
+SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float shift,
+                                              float *exp_out, const float *beta,
+                                              const char *ahead, size_t ahead_size, int dt,
+                                              int has_beta, int has_et)
+{
+    const vf s = vf_set1(shift), lowest = vf_set1(-0x1.fffffep127f);
+    vsum sum_e = vsum_zero(), sum_t = vsum_zero(), sum_b = vsum_zero(), sum_m = vsum_zero(),
+         sum_et = vsum_zero();
+    int64_t n_at_max = 0;
+    int64_t i = 0;
+    while (i < n) {
+        const int64_t end = n - i < BLOCK_EX ? n : i + BLOCK_EX;
+        vf ea[2], ta[2], bt[2], bm[2], et[2];
+        for (int u = 0; u < 2; u++)
+            ea[u] = ta[u] = bt[u] = bm[u] = et[u] = vf_zero();
+        for (; i + UNROLL_EX * W <= end; i += UNROLL_EX * W) {
+            for (size_t line = 0; line < UNROLL_EX * W * ahead_size; line += LINE_BYTES)
+                prefetch_l2(ahead + (size_t)i * ahead_size + line);
+            EXPSUM_EX_STEP(0, 0);
+            EXPSUM_EX_STEP(W, 1);
+        }
+        for (; i + W <= end; i += W)
+            EXPSUM_EX_STEP(0, 0);
+        if (i < end) { /* lanes past the end: t = −inf, e = 0, β = 0; t dropped */
+            const vf t = vf_sub(load_tail(src, i, end - i, -__builtin_inff(), dt), s);
+            vf e = vf_exp_neg(t);
+            if (exp_out)
+                vf_store_tail(exp_out + i, end - i, e);
+            if (has_et)
+                et[1] = vf_fma(e, vf_max(t, lowest), et[1]);
+            if (has_beta) {
+                const vf bv = vf_load_tail(beta + i, end - i, 0.0f);
+                bt[1] = vf_add(bt[1], vf_mul_nz(bv, t));
+                bm[1] = vf_add(bm[1], bv);
+            }
+            n_at_max += vf_split_zero(t, &e);
+            ea[1] = vf_add(ea[1], e);
+            ta[1] = vf_add(ta[1], vf_keep(t, end - i));
+            i = end;
+        }
+        sum_e = vsum_fold(sum_e, vf_add(ea[0], ea[1]));
+        sum_t = vsum_fold(sum_t, vf_add(ta[0], ta[1]));
+        if (has_beta) {
+            sum_b = vsum_fold(sum_b, vf_add(bt[0], bt[1]));
+            sum_m = vsum_fold(sum_m, vf_add(bm[0], bm[1]));
+        }
+        if (has_et)
+            sum_et = vsum_fold(sum_et, vf_add(et[0], et[1]));
+    }
+    return (lsce_chunk_stats){0.0f, shift, n_at_max, vsum_total(sum_e), vsum_total(sum_t),
+                              has_beta ? vsum_total(sum_b) : 0.0,
+                              has_beta ? vsum_total(sum_m) : 0.0,
+                              has_et ? vsum_total(sum_et) : 0.0};
+}
+
+/* Pass 2 specialised on (source dtype, β, e·t): x's dtype dt when there was no pass 1. */
+SWEEP_INLINE lsce_chunk_stats expsum_ex_dispatch(const void *src, int64_t n, float shift,
+                                                 float *exp_out, const float *beta, int want_et,
+                                                 const char *ahead, int from_t, int dt)
+{
+    const size_t ahead_size = elem_size(dt);
+#define EXPSUM_EX_CASE(sel, DT)                                                                    \
+    case sel:                                                                                      \
+        return chunk_expsum_ex(src, n, shift, exp_out, beta, ahead, ahead_size, DT, (sel >> 1) & 1, \
+                               sel & 1)
+    switch ((from_t ? 4 : 0) | (beta ? 2 : 0) | (want_et ? 1 : 0)) {
+        EXPSUM_EX_CASE(0, dt);
+        EXPSUM_EX_CASE(1, dt);
+        EXPSUM_EX_CASE(2, dt);
+        EXPSUM_EX_CASE(3, dt);
+        EXPSUM_EX_CASE(4, DT_F32);
+        EXPSUM_EX_CASE(5, DT_F32);
+        EXPSUM_EX_CASE(6, DT_F32);
+    default: EXPSUM_EX_CASE(7, DT_F32);
+    }
+#undef EXPSUM_EX_CASE
+}
+
+SWEEP_INLINE float transform_max_dispatch(const void *x, int64_t n, const lsce_transform *tf,
+                                          float *t_out, float *v_out, int dt)
+{
+    switch (tf ? tf->kind : LSCE_TRANSFORM_NONE) {
+    case LSCE_TRANSFORM_SCALE:
+        return chunk_transform_max(x, n, tf, t_out, v_out, dt, LSCE_TRANSFORM_SCALE);
+    case LSCE_TRANSFORM_SOFTCAP:
+        return chunk_transform_max(x, n, tf, t_out, v_out, dt, LSCE_TRANSFORM_SOFTCAP);
+    default: return chunk_transform_max(x, n, tf, t_out, v_out, dt, LSCE_TRANSFORM_NONE);
+    }
+}
+
+SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *tf,
+                               const float *beta, int want_et, float *exp_out, float *t_out,
+                               float *v_out, lsce_chunk_stats *chunks, int dt)
+{
+    float local_t[LSCE_CHUNK] __attribute__((aligned(64))); /* pass 1's t when t_out is NULL */
+    const int from_t = (tf && tf->kind != LSCE_TRANSFORM_NONE) || t_out;
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
+        const char *chunk = (const char *)x + (size_t)begin * elem_size(dt);
+        float *t_chunk = t_out ? t_out + begin : local_t;
+        const float max =
+            from_t ? transform_max_dispatch(chunk, len, tf, t_chunk, v_out ? v_out + begin : NULL, dt)
+                   : chunk_max(chunk, len, dt);
+        const float shift = max == -__builtin_inff() ? 0.0f : max;
+        lsce_chunk_stats st = expsum_ex_dispatch(
+            from_t ? (const void *)t_chunk : (const void *)chunk, len, shift,
+            exp_out ? exp_out + begin : NULL, beta ? beta + begin : NULL, want_et,
+            chunk + (size_t)STATS_AHEAD * elem_size(dt), from_t, dt);
+        st.max = max;
+        chunks[begin / LSCE_CHUNK] = st;
+    }
+}
+
+SWEEP_INLINE void row_transform(const void *x, int64_t n, const lsce_transform *tf, float *t_out,
+                                float *v_out, int dt, int kind)
+{
+    const transform_vecs tv = transform_setup(tf);
+    const int keep_v = kind == LSCE_TRANSFORM_SOFTCAP && v_out;
+    vf v = vf_zero();
+    int64_t i = 0;
+    for (; i + W <= n; i += W) {
+        vf_store(t_out + i, transform_vec(load_vec(x, i, dt), &tv, &v, kind));
+        if (keep_v)
+            vf_store(v_out + i, v);
+    }
+    if (i < n) {
+        vf_store_tail(t_out + i, n - i,
+                      transform_vec(load_tail(x, i, n - i, 0.0f, dt), &tv, &v, kind));
+        if (keep_v)
+            vf_store_tail(v_out + i, n - i, v);
+    }
+}
+
+SWEEP_INLINE void row_transform_dispatch(const void *x, int64_t n, const lsce_transform *tf,
+                                         float *t_out, float *v_out, int dt)
+{
+    switch (tf->kind) {
+    case LSCE_TRANSFORM_SCALE:
+        row_transform(x, n, tf, t_out, v_out, dt, LSCE_TRANSFORM_SCALE);
+        break;
+    case LSCE_TRANSFORM_SOFTCAP:
+        row_transform(x, n, tf, t_out, v_out, dt, LSCE_TRANSFORM_SOFTCAP);
+        break;
+    default: row_transform(x, n, tf, t_out, v_out, dt, LSCE_TRANSFORM_NONE); break;
+    }
+}
+
+/* The general gradient of W lanes (lsce_scale_ex in src/kernels.h); flags constant. */
+SWEEP_INLINE vf scale_ex_value(vf e, vf t, vf bv, vf jv, vf vc, vf vd, vf vs, vf vb, vf vjs,
+                               int from_t, int has_t_term, int has_beta, int has_jac)
+{
+    if (from_t)
+        e = vf_exp_neg(vf_sub(t, vs));
+    vf inner = vf_fma(e, vc, has_beta ? vf_mul(vb, bv) : vb);
+    if (has_t_term)
+        inner = vf_fma(vd, vf_mul(e, vf_max(vf_sub(t, vs), vf_set1(-0x1.fffffep127f))), inner);
+    if (has_jac)
+        inner = vf_mul(inner, vf_mul(vjs, vf_mul(jv, vf_sub(vf_set1(2.0f), jv))));
+    return inner;
+}
+
+SWEEP_INLINE void scale_ex_chunk(const float *e_in, int64_t n, const lsce_scale_ex *sx,
+                                 int64_t begin, void *dst, int stream, int out, int from_t,
+                                 int has_t_term, int has_beta, int has_jac)
+{
+    const int64_t k = begin / LSCE_CHUNK;
+    const float *t_in = sx->t ? sx->t + begin : NULL, *beta = sx->beta ? sx->beta + begin : NULL;
+    const float *jv_in = sx->jv ? sx->jv + begin : NULL;
+    const vf vc = vf_set1(sx->coef[k]), vd = vf_set1(has_t_term ? sx->coef_t[k] : 0.0f),
+             vs = vf_set1(sx->shift ? sx->shift[k] : 0.0f), vb = vf_set1(sx->bias),
+             vjs = vf_set1(sx->jac_s), none = vf_zero();
+    const int need_t = from_t || has_t_term;
+#define EX_LOAD(flag, p, j) ((flag) ? vf_load((p) + (j)) : none)
+#define EX_LOAD_TAIL(flag, p, j, m) ((flag) ? vf_load_tail((p) + (j), m, 0.0f) : none)
+#define EX_VALUE(j)                                                                                \
+    scale_ex_value(EX_LOAD(!from_t, e_in, j), EX_LOAD(need_t, t_in, j), EX_LOAD(has_beta, beta, j), \
+                   EX_LOAD(has_jac, jv_in, j), vc, vd, vs, vb, vjs, from_t, has_t_term, has_beta,   \
+                   has_jac)
+#define EX_VALUE_TAIL(j, m)                                                                        \
+    scale_ex_value(EX_LOAD_TAIL(!from_t, e_in, j, m), EX_LOAD_TAIL(need_t, t_in, j, m),             \
+                   EX_LOAD_TAIL(has_beta, beta, j, m), EX_LOAD_TAIL(has_jac, jv_in, j, m), vc, vd,  \
+                   vs, vb, vjs, from_t, has_t_term, has_beta, has_jac)
+#define EX_NOTHING_AHEAD(j) (void)0
+    GRAD_LOOP(EX_VALUE, EX_VALUE_TAIL, EX_NOTHING_AHEAD);
+#undef EX_LOAD
+#undef EX_LOAD_TAIL
+#undef EX_VALUE
+#undef EX_VALUE_TAIL
+#undef EX_NOTHING_AHEAD
+}
+
+SWEEP_INLINE void row_scale_ex(const float *e, int64_t n, const lsce_scale_ex *sx, void *dst,
+                               int stream, int out)
+{
+    const int sel = (e ? 0 : 8) | (sx->coef_t ? 4 : 0) | (sx->beta ? 2 : 0) | (sx->jv ? 1 : 0);
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
+        const float *e_chunk = e ? e + begin : NULL;
+        void *d = (char *)dst + (size_t)begin * elem_size(out);
+#define SCALE_EX_CASE(c)                                                                           \
+    case c:                                                                                        \
+        scale_ex_chunk(e_chunk, len, sx, begin, d, stream, out, (c >> 3) & 1, (c >> 2) & 1,        \
+                       (c >> 1) & 1, c & 1);                                                       \
+        break
+        switch (sel) {
+            SCALE_EX_CASE(0); SCALE_EX_CASE(1); SCALE_EX_CASE(2); SCALE_EX_CASE(3);
+            SCALE_EX_CASE(4); SCALE_EX_CASE(5); SCALE_EX_CASE(6); SCALE_EX_CASE(7);
+            SCALE_EX_CASE(8); SCALE_EX_CASE(9); SCALE_EX_CASE(10); SCALE_EX_CASE(11);
+            SCALE_EX_CASE(12); SCALE_EX_CASE(13); SCALE_EX_CASE(14);
+        default: SCALE_EX_CASE(15);
+        }
+#undef SCALE_EX_CASE
+    }
+}
+
