@@ -80,6 +80,16 @@ int cli_parse_double(const char *option, const char *text, double *out)
     return 0;
 }
 
+void cli_json_number(const char *key, double value)
+{
+    if (key)
+        printf("\"%s\": ", key);
+    if (isfinite(value))
+        printf("%.17g", value);
+    else
+        fputs("null", stdout);
+}
+
 int cli_finish_stdout(void)
 {
     if (fflush(stdout) != 0 || ferror(stdout))

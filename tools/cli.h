@@ -19,6 +19,10 @@ int cli_option_value(int argc, char **argv, int *i, const char *name, const char
 int cli_parse_int64(const char *option, const char *text, int64_t min, int64_t max, int64_t *out);
 int cli_parse_double(const char *option, const char *text, double *out);
 
+/* Prints "KEY": VALUE on stdout (VALUE alone when key is NULL): 17 significant digits (a double
+ * round-trips); JSON has no NaN or infinity, so a non-finite value prints as null. */
+void cli_json_number(const char *key, double value);
+
 /* Flushes stdout: CLI_EXIT_FAILURE (error printed) if anything written to it was lost, else 0. */
 int cli_finish_stdout(void);
 

@@ -2,7 +2,6 @@
  * lsce — command-line front end of the library: `info`, `run` (one batch from .npy files, JSON
  * on stdout) and `demo` (demo.c). Uses only the public API (lsce.h).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "demo.h"
 #include "lsce.h"
 #include "npy.h"
+#include "run_options.h"
 
 static void print_usage(FILE *out)
 {
@@ -50,16 +50,37 @@ static void print_usage(FILE *out)
         "  --in-place             compute the gradient over the logits buffer (same result;\n"
         "                         needs equal dtypes)\n"
         "  Options take their value as the next argument or after '=' (--smoothing=0.1).\n"
+        "\n",
+        out);
+    fputs(
+        "run objective options (lsce.h, \"Objective options\"; the library judges the values):\n"
+        "  --weights PATH         class weights w >= 0: .npy '<f4', 1-D (V,) (PyTorch weight=;\n"
+        "                         mean divides by the sum of the kept rows' target weights)\n"
+        "  --prior PATH           smoothing prior u (q = (1-E) onehot + E u): .npy '<f4', 1-D\n"
+        "                         (V,), entries >= 0 summing to 1; --convention uniform only\n"
+        "  --row-weights PATH     row weights >= 0: .npy '<f4', 1-D (N,)\n"
+        "  --z-loss Z             add Z * lse^2 per kept row, Z >= 0 (default 0)\n"
+        "  --logit-scale S        use S * logits, S > 0 (default 1)\n"
+        "  --softcap C            use C * tanh(S * logits / C), C >= 0 (default 0: off)\n"
+        "  --confidence-penalty B add B * sum p log p per kept row, B >= 0 (default 0)\n"
+        "  --calibration-bins B   confidence histogram of B bins in [0, 1000] and its expected\n"
+        "                         calibration error (default 0: off)\n"
         "\n"
         "run prints one JSON object on one line of stdout:\n"
         "  {\"loss\": L, \"nll\": X, \"n_tokens\": T, \"n_correct\": C, \"accuracy\": A,\n"
-        "   \"isa\": \"NAME\"}\n"
+        "   \"isa\": \"NAME\"[, \"z_loss\": Z][, \"ece\": E, \"bins\": [[N, P, A], ...]]}\n"
         "  loss       the reduced loss; with --reduction none, the sum of the per-row losses\n"
         "  nll        mean unsmoothed -log p(target) over the kept rows (0 when none is kept)\n"
         "  n_tokens   kept rows (target != ignore index)\n"
         "  n_correct  kept rows whose argmax is the target\n"
         "  accuracy   n_correct / n_tokens (0 when none is kept)\n"
         "  isa        the variant that ran\n"
+        "  z_loss     with --z-loss: the z-loss part of the summed row losses\n"
+        "             (sum of row weight * Z * lse^2 over the kept rows)\n"
+        "  ece        with --calibration-bins: the expected calibration error, the sum over\n"
+        "             the bins of count / (all counts) * |accuracy - mean_conf|\n"
+        "  bins       with --calibration-bins: [[count, mean_conf, accuracy], ...], B bins of\n"
+        "             the kept rows by confidence (max probability); 0s for an empty bin\n"
         "  Numbers print with 17 significant digits. JSON has no NaN or infinity: a non-finite\n"
         "  number prints as null.\n"
         "  Output files appear whole or not at all (written to PATH.tmp.XXXXXX, then renamed).\n"
@@ -95,6 +116,7 @@ typedef struct run_args {
     int in_place;
     int dtype_given, grad_dtype_given; /* --dtype / --grad-dtype seen */
     lsce_options opts;
+    run_options objective; /* --smoothing and the objective options (run_options.h) */
 } run_args;
 
 /* Index of `text` among `names` (count of them), or -1 with an error naming the option. */
@@ -168,8 +190,8 @@ static int parse_run_option(int argc, char **argv, int *i, run_args *a)
     for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
         if ((found = cli_option_value(argc, argv, i, paths[k].option, paths[k].path)) != 0)
             return found < 0 ? -1 : 0;
-    if ((found = cli_option_value(argc, argv, i, "--smoothing", &text)) != 0)
-        return found < 0 ? -1 : cli_parse_double("--smoothing", text, &a->opts.smoothing);
+    if ((found = run_options_parse(argc, argv, i, &a->objective, &a->opts)) != 0)
+        return found < 0 ? -1 : 0;
     if ((found = cli_option_value(argc, argv, i, "--ignore-index", &text)) != 0)
         return found < 0 ? -1
                          : cli_parse_int64("--ignore-index", text, INT64_MIN, INT64_MAX,
@@ -313,26 +335,19 @@ static int write_outputs(const run_args *a, const batch *b, const void *grad, np
     return 0;
 }
 
-/* A JSON number: 17 significant digits round-trip a double; JSON has no NaN or inf. */
-static void print_json_number(const char *key, double value)
-{
-    if (isfinite(value))
-        printf("\"%s\": %.17g", key, value);
-    else
-        printf("\"%s\": null", key);
-}
-
-static void print_result_json(const lsce_result *res, const char *isa)
+static void print_result_json(const run_args *a, const lsce_result *res, const char *isa)
 {
     const double per_token = res->n_tokens > 0 ? 1.0 / (double)res->n_tokens : 0.0;
     putchar('{');
-    print_json_number("loss", res->loss);
+    cli_json_number("loss", res->loss);
     fputs(", ", stdout);
-    print_json_number("nll", res->nll_sum * per_token);
+    cli_json_number("nll", res->nll_sum * per_token);
     printf(", \"n_tokens\": %lld, \"n_correct\": %lld, ", (long long)res->n_tokens,
            (long long)res->n_correct);
-    print_json_number("accuracy", (double)res->n_correct * per_token);
-    printf(", \"isa\": \"%s\"}\n", isa);
+    cli_json_number("accuracy", (double)res->n_correct * per_token);
+    printf(", \"isa\": \"%s\"", isa);
+    run_options_print_json(&a->objective, &a->opts, res);
+    fputs("}\n", stdout);
 }
 
 /* Settles the storage dtypes: '<f2' logits are fp16 as they are; '<f4' logits are rounded to
@@ -381,7 +396,8 @@ static int cmd_run(int argc, char **argv)
     batch b;
     if (parse_run_args(argc, argv, &a) != 0 || load_batch(&a, &b) != 0)
         return CLI_EXIT_FAILURE;
-    int failed = settle_dtypes(&a, &b) != 0;
+    int failed = run_options_load(&a.objective, b.rows, b.vocab, &a.opts) != 0 ||
+                 settle_dtypes(&a, &b) != 0;
 
     /* Without --grad-out the gradient is not kept: computing it over the logits (which are not
      * needed afterwards) saves a second N x V buffer, when the dtypes allow. */
@@ -405,7 +421,7 @@ static int cmd_run(int argc, char **argv)
             lsce_forward_backward(&a.opts, b.rows, b.vocab, logits, b.vocab, b.targets, NULL, grad,
                                   b.vocab, row_loss, NULL, &res);
         if (st != LSCE_OK)
-            failed = cli_error("%s", lsce_strerror(st));
+            failed = run_options_failed(&a.objective, &a.opts, st);
     }
     void *grad_upcast = NULL;
     npy_dtype grad_file_dtype = NPY_F32;
@@ -416,13 +432,14 @@ static int cmd_run(int argc, char **argv)
     if (!failed && write_outputs(&a, &b, grad_file, grad_file_dtype, row_loss) != 0)
         failed = 1;
     if (!failed)
-        print_result_json(&res, isa);
+        print_result_json(&a, &res, isa);
 
     free(grad_upcast);
     if (grad != logits)
         free(grad);
     free(row_loss);
     batch_free(&b);
+    run_options_free(&a.objective);
     return failed ? CLI_EXIT_FAILURE : 0;
 }
 

@@ -13,8 +13,10 @@
  *     --ignore-every K    integer data: every K-th id is -100
  *     --seed S            random seed (default 1)
  *     --nan-at I          float data: element I is NaN
- * Float data is random ('<f4', '<f8'); integer data ('<i4', '<i8') is class ids. Data of any
- * other descr is zero bytes.
+ *     --fill X            float data: every element is X (instead of random)
+ *     --scale K           float data: the random values times K (default 1)
+ * Float data is random in [-4, 4) ('<f4', '<f8'); integer data ('<i4', '<i8') is class ids. Data
+ * of any other descr is zero bytes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,13 +34,16 @@ typedef struct spec {
     const char *dict;
     long long header_len, data_bytes, truncate, append, classes, ignore_every, nan_at;
     unsigned long long seed;
+    int have_fill;
+    double fill, scale;
 } spec;
 
 static int usage(const char *why)
 {
     fprintf(stderr, "mknpy: %s\nusage: mknpy OUT --descr D --shape N[,M...] [--version V] "
                     "[--fortran] [--dict TEXT] [--header-len N] [--data-bytes N] [--truncate N] "
-                    "[--append N] [--classes V] [--ignore-every K] [--seed S] [--nan-at I]\n",
+                    "[--append N] [--classes V] [--ignore-every K] [--seed S] [--nan-at I] [--fill X] "
+                    "[--scale K]\n",
             why);
     return 2;
 }
@@ -47,6 +52,13 @@ static int parse_number(const char *text, long long *out)
 {
     char *end;
     *out = strtoll(text, &end, 10);
+    return end != text && *end == '\0' ? 0 : -1;
+}
+
+static int parse_real(const char *text, double *out)
+{
+    char *end;
+    *out = strtod(text, &end);
     return end != text && *end == '\0' ? 0 : -1;
 }
 
@@ -76,6 +88,7 @@ static int parse_args(int argc, char **argv, spec *s)
     s->classes = 1000;
     s->nan_at = -1;
     s->seed = 1;
+    s->scale = 1.0;
     if (argc < 2)
         return usage("missing OUT");
     s->path = argv[1];
@@ -99,6 +112,16 @@ static int parse_args(int argc, char **argv, spec *s)
             have_shape = 1;
         } else if (!strcmp(opt, "--dict")) {
             s->dict = value;
+        } else if (!strcmp(opt, "--fill") || !strcmp(opt, "--scale")) {
+            double real;
+            if (parse_real(value, &real) != 0)
+                return usage("bad number");
+            if (opt[2] == 'f') {
+                s->fill = real;
+                s->have_fill = 1;
+            } else {
+                s->scale = real;
+            }
         } else if (parse_number(value, &number) != 0) {
             return usage("bad number");
         } else if (!strcmp(opt, "--version")) {
@@ -149,7 +172,8 @@ static void fill_element(const spec *s, size_t item, size_t i, uint64_t *state, 
     const uint64_t u = next_random(state);
     const double uniform = (double)(u >> 11) * 0x1.0p-53;
     const char kind = s->descr[1];
-    const double value = (long long)i == s->nan_at ? NAN : 8.0 * uniform - 4.0;
+    const double random = s->scale * (8.0 * uniform - 4.0);
+    const double value = (long long)i == s->nan_at ? NAN : s->have_fill ? s->fill : random;
     if (kind == 'f' && item == 4) {
         const float v = (float)value;
         memcpy(out, &v, 4);

@@ -4,6 +4,7 @@
 #   MKNPY  the built mknpy helper (writes valid and broken .npy files)
 # Uses bash, coreutils and grep only. Prints one line per check; exits 1 if any failed.
 set -u
+export LC_ALL=C # bash's printf reads the JSON numbers with the locale's decimal point
 if [[ $# -ne 2 ]]; then
     echo "usage: test_cli.sh LSCE MKNPY" >&2
     exit 2
@@ -35,13 +36,17 @@ mk() {
     "$MKNPY" "$@" || { echo "mknpy $* failed"; exit 1; }
 }
 
-# The JSON line of a successful run; $1 is the expected n_tokens.
+# A JSON number as lsce prints it.
+number='(-?[0-9][-+0-9.e]*|null)'
+
+# The JSON line of a successful run; $1 is the expected n_tokens, $2 (optional) a pattern of the
+# fields after "isa".
 json_pattern() {
-    local number='(-?[0-9][-+0-9.e]*|null)'
-    echo "^\{\"loss\": $number, \"nll\": $number, \"n_tokens\": $1, \"n_correct\": [0-9]+, \"accuracy\": $number, \"isa\": \"[a-z0-9]+\"\}$"
+    echo "^\{\"loss\": $number, \"nll\": $number, \"n_tokens\": $1, \"n_correct\": [0-9]+, \"accuracy\": $number, \"isa\": \"[a-z0-9]+\"${2:-}\}$"
 }
 
-# expect_success NAME N_TOKENS ARGS... : `lsce run ARGS` exits 0 with one JSON line on stdout.
+# expect_success NAME N_TOKENS ARGS... : `lsce run ARGS` exits 0 with one JSON line on stdout
+# (with the fields matching $json_tail after "isa", none when it is unset).
 expect_success() {
     local name=$1 tokens=$2
     shift 2
@@ -50,7 +55,8 @@ expect_success() {
     local status=$?
     [[ $status -eq 0 ]] || problems+=("exit status $status")
     [[ $(wc -l <stdout) -eq 1 ]] || problems+=("stdout has $(wc -l <stdout) lines")
-    grep -Eq "$(json_pattern "$tokens")" stdout || problems+=("stdout: $(head -c 300 stdout)")
+    grep -Eq "$(json_pattern "$tokens" "${json_tail:-}")" stdout ||
+        problems+=("stdout: $(head -c 300 stdout)")
     [[ ! -s stderr ]] || problems+=("stderr not empty")
     report "$name" "${problems[@]}"
 }
@@ -327,6 +333,253 @@ problems=()
 [[ -p fifo ]] || problems+=("the FIFO was replaced")
 cmp -s received.npy out_of_place.npy || problems+=("the FIFO's reader got other bytes")
 report "--grad-out to a FIFO writes through it" "${problems[@]}"
+
+# ---- objective options (lsce.h, "Objective options") ----------------------------------------
+
+# json_value KEY [FILE] : the number KEY has in the JSON line of FILE (default stdout).
+json_value() {
+    grep -o "\"$1\": [^],}]*" "${2:-stdout}" | head -1 | cut -d' ' -f2
+}
+
+# pico X : the decimal number X in units of 1e-12, as a bash integer (|X| < 9e6); fails on null
+# and on anything else that is not a number.
+pico() {
+    local fixed sign=
+    [[ $1 =~ ^-?[0-9.]+([eE][-+]?[0-9]+)?$ ]] || return 1
+    fixed=$(printf '%.12f' "$1" 2>/dev/null) || return 1
+    [[ $fixed == -* ]] && sign=- && fixed=${fixed#-}
+    echo $((${sign}10#${fixed/./}))
+}
+
+# close A B TOL : |A - B| <= TOL, bash integers (pico units).
+close() {
+    local d=$(($1 - $2))
+    ((d <= $3 && -d <= $3))
+}
+
+# near A B TOL : |A - B| <= TOL for decimal numbers; false when one is not a number (null).
+near() {
+    local a b tol
+    a=$(pico "$1") && b=$(pico "$2") && tol=$(pico "$3") && close "$a" "$b" "$tol"
+}
+
+# times_as NAME FILE KEY K TOL : KEY of stdout is K (an integer) times KEY of FILE, within TOL.
+times_as() {
+    local mine theirs a b
+    mine=$(json_value "$3") theirs=$(json_value "$3" "$2")
+    report "$1" $({ a=$(pico "$mine") && b=$(pico "$theirs") && close "$a" $(($4 * b)) "$(pico "$5")"; } ||
+        echo "$3 $mine, want $4 x $theirs")
+}
+
+# same_as NAME FILE KEY TOL : KEY of stdout is KEY of FILE within TOL.
+same_as() {
+    times_as "$1" "$2" "$3" 1 "$4"
+}
+
+tol=1e-5 # lsce.h bounds a row loss error by 2.6e-6 A + 1.3e-6 loss: about 1e-5 for these
+mk ones_v.npy --descr '<f4' --shape 50 --fill 1
+mk twos_v.npy --descr '<f4' --shape 50 --fill 2
+mk prior_uniform.npy --descr '<f4' --shape 50 --fill 0.02
+mk ones_n.npy --descr '<f4' --shape 8 --fill 1
+mk twos_n.npy --descr '<f4' --shape 8 --fill 2
+mk logits_x2.npy --descr '<f4' --shape 8,50 --scale 2 # logits.npy's values times 2, exactly
+"$LSCE" run "${valid[@]}" >plain.json 2>/dev/null
+"$LSCE" run "${valid[@]}" --reduction sum >plain_sum.json 2>/dev/null
+
+"$LSCE" --help >stdout 2>stderr
+missing=()
+for flag in --weights --prior --row-weights --z-loss --softcap --logit-scale \
+    --confidence-penalty --calibration-bins '"z_loss"' '"ece"' '"bins"'; do
+    grep -qF -- "$flag" stdout || missing+=("$flag")
+done
+report "--help describes the objective options and their fields" "${missing[@]}"
+report "no z_loss, ece or bins field unless asked" \
+    $(! grep -Eq '"(z_loss|ece|bins)"' plain.json baseline.json || echo "$(cat plain.json)")
+
+# z-loss: z_sum = sum of z lse^2 over the kept rows, added to the summed loss (mean: over 6).
+json_tail=", \"z_loss\": $number" expect_success "--z-loss 0.1: a z_loss field (only)" 6 \
+    "${valid[@]}" --z-loss 0.1
+z=$(json_value z_loss) loss_z=$(json_value loss) loss_0=$(json_value loss plain.json)
+problems=()
+if pz=$(pico "$z") && pl=$(pico "$loss_z") && p0=$(pico "$loss_0"); then
+    ((pz > 0)) || problems+=("z_loss $z is not > 0")
+    close $((pl - p0)) $((pz / 6)) "$(pico $tol)" ||
+        problems+=("loss $loss_z - $loss_0 is not z_loss / n_tokens = $z / 6")
+else
+    problems+=("not numbers: z_loss $z, loss $loss_z, $loss_0")
+fi
+report "--z-loss 0.1, mean: loss - plain loss = z_loss / n_tokens" "${problems[@]}"
+cp stdout z_mean.json
+"$LSCE" run "${valid[@]}" --z-loss 0.1 --reduction sum >stdout 2>stderr
+z_sum=$(json_value z_loss) loss_z=$(json_value loss) loss_0=$(json_value loss plain_sum.json)
+problems=()
+if pz=$(pico "$z_sum") && pl=$(pico "$loss_z") && p0=$(pico "$loss_0"); then
+    close $((pl - p0)) "$pz" "$(pico $tol)" || problems+=("loss $loss_z - $loss_0 != z_loss $z_sum")
+else
+    problems+=("not numbers: $(cat stdout stderr)")
+fi
+report "--z-loss 0.1, sum: loss - plain loss = z_loss" "${problems[@]}"
+same_as "--z-loss 0.1: the same z_loss (a sum) for sum and mean" z_mean.json z_loss $tol
+"$LSCE" run "${valid[@]}" --z-loss 0.1 --row-weights twos_n.npy >stdout 2>stderr
+times_as "--z-loss with row weights 2: twice the z_loss" z_mean.json z_loss 2 $tol
+json_tail=', "z_loss": 0' expect_success "--z-loss 0: z_loss 0" 6 "${valid[@]}" --z-loss 0
+same_as "--z-loss 0: the plain loss" plain.json loss 0
+
+# Calibration: B bins [count, mean confidence, accuracy] of the kept rows by max probability.
+# 64 rows of 4 classes (48 kept): about a quarter of them correct, confidences in [1/4, 1].
+mk logits_64x4.npy --descr '<f4' --shape 64,4 --seed 7
+mk targets_64.npy --descr '<i8' --shape 64 --classes 4 --ignore-every 4 --seed 8
+bins_tail=", \"ece\": $number, \"bins\": \\[(\\[$number, $number, $number\\](, )?)*\\]"
+json_tail=$bins_tail expect_success "--calibration-bins 10: ece and bins fields (only)" 48 \
+    --logits logits_64x4.npy --targets targets_64.npy --calibration-bins 10 --logit-scale 0.5
+ece=$(json_value ece) n_correct=$(json_value n_correct)
+mapfile -t bins < <(grep -o '"bins": .*' stdout | grep -o '\[[^][]*\]')
+problems=()
+[[ ${#bins[@]} -eq 10 ]] || problems+=("${#bins[@]} bins")
+{ pe=$(pico "$ece") && ((pe >= 0 && pe <= $(pico 1))); } || problems+=("ece $ece outside [0, 1]")
+count_sum=0 correct_sum=0 gap_sum=0
+for b in "${!bins[@]}"; do
+    IFS=', ' read -r count conf acc <<<"$(tr -d '[]' <<<"${bins[b]}")"
+    if [[ $count == 0 ]]; then
+        [[ ${bins[b]} == '[0, 0, 0]' ]] || problems+=("empty bin $b: ${bins[b]}")
+        continue
+    fi
+    [[ $count =~ ^[0-9]+$ ]] || { problems+=("bin $b count $count"); continue; }
+    count_sum=$((count_sum + count))
+    if pc=$(pico "$conf") && pa=$(pico "$acc"); then
+        ((pc >= b * 100000000000 - 1000 && pc <= (b + 1) * 100000000000 + 1000)) ||
+            problems+=("bin $b mean confidence $conf outside [$b/10, $((b + 1))/10]")
+        ((pa >= 0 && pa <= 1000000000000)) || problems+=("bin $b accuracy $acc")
+        correct_sum=$((correct_sum + count * pa))
+        gap_sum=$((gap_sum + count * (pa > pc ? pa - pc : pc - pa)))
+    else
+        problems+=("bin $b: ${bins[b]}")
+    fi
+done
+[[ $count_sum -eq 48 ]] || problems+=("counts sum to $count_sum")
+((n_correct > 0)) || problems+=("n_correct $n_correct: no correct row to check the accuracy")
+close "$correct_sum" $((n_correct * 1000000000000)) 1000 ||
+    problems+=("sum of count x accuracy $correct_sum e-12, n_correct $n_correct")
+[[ -z $pe ]] || close "$pe" $((gap_sum / 48)) 1000 ||
+    problems+=("ece $ece, sum of count x |accuracy - mean confidence| / 48 = ${gap_sum}e-12 / 48")
+report "--calibration-bins 10: ece in [0, 1] from the bins, counts sum to n_tokens, bins consistent" \
+    "${problems[@]}"
+json_tail=$bins_tail expect_success "--calibration-bins 1" 6 "${valid[@]}" --calibration-bins 1
+IFS=', ' read -r count conf acc <<<"$(grep -o '"bins": .*' stdout | tr -d '[]}' | cut -d' ' -f2-)"
+problems=()
+[[ $count == 6 ]] || problems+=("count $count")
+near "$acc" "$(json_value accuracy)" 1e-12 || problems+=("accuracy $acc, want $(json_value accuracy)")
+{ pc=$(pico "$conf") && pa=$(pico "$acc") && close "$(pico "$(json_value ece)")" \
+    $((pc > pa ? pc - pa : pa - pc)) 1000; } || problems+=("ece $(json_value ece) != |$acc - $conf|")
+report "--calibration-bins 1: one bin of every row, ece = |accuracy - mean confidence|" \
+    "${problems[@]}"
+json_tail=', "ece": 0, "bins": \[\]' expect_success "--calibration-bins 0: ece 0, no bins" 6 \
+    "${valid[@]}" --calibration-bins 0
+
+# Class weights, prior and row weights that change nothing; then ones that scale.
+expect_success "--weights of all 1" 6 "${valid[@]}" --smoothing 0.1 --weights ones_v.npy
+same_as "--weights of all 1: the unweighted loss" baseline.json loss $tol
+expect_success "--weights of all 2, mean" 6 "${valid[@]}" --smoothing 0.1 --weights twos_v.npy
+same_as "--weights of all 2, mean: the unweighted loss (the mean divides by the weights)" \
+    baseline.json loss $tol
+"$LSCE" run "${valid[@]}" --weights twos_v.npy --reduction sum >stdout 2>stderr
+times_as "--weights of all 2, sum: twice the unweighted loss" plain_sum.json loss 2 $tol
+expect_success "--prior of 1/V" 6 "${valid[@]}" --smoothing 0.1 --prior prior_uniform.npy
+same_as "--prior of 1/V: the uniform convention's loss" baseline.json loss $tol
+expect_success "--row-weights of all 1" 6 "${valid[@]}" --row-weights ones_n.npy
+same_as "--row-weights of all 1: the plain loss" plain.json loss $tol
+"$LSCE" run "${valid[@]}" --row-weights twos_n.npy >stdout 2>stderr
+same_as "--row-weights of all 2, mean: the plain loss" plain.json loss $tol
+"$LSCE" run "${valid[@]}" --row-weights twos_n.npy --reduction sum >stdout 2>stderr
+times_as "--row-weights of all 2, sum: twice the plain loss" plain_sum.json loss 2 $tol
+
+# Logit transforms.
+expect_success "--logit-scale 2" 6 "${valid[@]}" --smoothing 0.1 --logit-scale 2
+cp stdout scaled.json
+"$LSCE" run --logits logits_x2.npy --targets targets.npy --smoothing 0.1 >stdout 2>stderr
+same_as "--logit-scale 2: the loss of the logits times 2" scaled.json loss $tol
+same_as "--logit-scale 2: the nll of the logits times 2" scaled.json nll $tol
+expect_success "--logit-scale 1" 6 "${valid[@]}" --logit-scale 1
+same_as "--logit-scale 1: the plain loss" plain.json loss $tol
+expect_success "--softcap 1e6" 6 "${valid[@]}" --softcap 1e6
+same_as "--softcap 1e6: the plain loss (|logits| <= 4)" plain.json loss $tol
+expect_success "--softcap 1" 6 "${valid[@]}" --softcap 1
+report "--softcap 1: nll <= log V + 2 (capped logits in [-1, 1])" \
+    $({ pn=$(pico "$(json_value nll)") && ((pn > 0 && pn <= $(pico 5.912023006))); } ||
+        echo "nll $(json_value nll)")
+expect_success "--softcap 0 (off)" 6 "${valid[@]}" --softcap 0
+same_as "--softcap 0: the plain loss" plain.json loss 0
+
+# Confidence penalty: loss = plain loss + beta * mean sum p log p, 0 > sum p log p >= -log V.
+expect_success "--confidence-penalty 0.5" 6 "${valid[@]}" --confidence-penalty 0.5
+problems=()
+if pl=$(pico "$(json_value loss)") && p0=$(pico "$(json_value loss plain.json)"); then
+    ((pl < p0 && p0 - pl <= $(pico 1.956012))) ||
+        problems+=("plain loss - loss = $(((p0 - pl) / 1000000))e-6, want in (0, 0.5 log 50]")
+else
+    problems+=("loss $(json_value loss)")
+fi
+same_as "--confidence-penalty 0.5: the plain nll" plain.json nll $tol
+report "--confidence-penalty 0.5: the loss falls by at most 0.5 log V" "${problems[@]}"
+
+# Everything at once, with the output files.
+json_tail=", \"z_loss\": $number$bins_tail" expect_success "every objective option at once" 6 \
+    "${valid[@]}" --smoothing 0.1 --weights twos_v.npy --prior prior_uniform.npy \
+    --row-weights ones_n.npy --z-loss 1e-3 --logit-scale 0.5 --softcap 30 \
+    --confidence-penalty 0.1 --calibration-bins 15 --reduction none --grad-out grad_all.npy \
+    --loss-out loss_all.npy
+problems=()
+[[ $(stat -c %s grad_all.npy 2>/dev/null) -eq $((128 + 8 * 50 * 4)) ]] || problems+=("grad_all.npy")
+[[ $(stat -c %s loss_all.npy 2>/dev/null) -eq $((128 + 8 * 4)) ]] || problems+=("loss_all.npy")
+report "every objective option at once: whole output files" "${problems[@]}"
+
+# Files of the wrong shape or dtype, bad numbers: the CLI's errors.
+mk weights_49.npy --descr '<f4' --shape 49 --fill 1
+expect_failure "--weights of 49 entries for 50 classes" "${valid[@]}" --weights weights_49.npy
+mk prior_51.npy --descr '<f4' --shape 51 --fill 0.02
+expect_failure "--prior of 51 entries for 50 classes" "${valid[@]}" --prior prior_51.npy
+mk row_weights_7.npy --descr '<f4' --shape 7 --fill 1
+expect_failure "--row-weights of 7 entries for 8 rows" "${valid[@]}" --row-weights row_weights_7.npy
+expect_failure "--row-weights of 50 entries (V, not N)" "${valid[@]}" --row-weights ones_v.npy
+mk weights_2d.npy --descr '<f4' --shape 50,1 --fill 1
+expect_failure "2-D --weights (50, 1)" "${valid[@]}" --weights weights_2d.npy
+mk weights_f8.npy --descr '<f8' --shape 50 --fill 1
+expect_failure "--weights dtype '<f8'" "${valid[@]}" --weights weights_f8.npy
+mk row_weights_i4.npy --descr '<i4' --shape 8
+expect_failure "--row-weights dtype '<i4'" "${valid[@]}" --row-weights row_weights_i4.npy
+mk weights_cut.npy --descr '<f4' --shape 50 --fill 1 --truncate 4
+expect_failure "truncated --weights" "${valid[@]}" --weights weights_cut.npy
+expect_failure "missing --prior file" "${valid[@]}" --prior no_such_prior.npy
+expect_failure "--z-loss 0.1x" "${valid[@]}" --z-loss 0.1x
+expect_failure "--softcap ''" "${valid[@]}" --softcap ''
+expect_failure "--logit-scale 1e999" "${valid[@]}" --logit-scale 1e999
+expect_failure "--confidence-penalty ' 1'" "${valid[@]}" --confidence-penalty ' 1'
+expect_failure "--calibration-bins 2.5" "${valid[@]}" --calibration-bins 2.5
+expect_failure "--calibration-bins 99999999999" "${valid[@]}" --calibration-bins 99999999999
+"$LSCE" run "${valid[@]}" --weights >stdout 2>stderr
+check_failure "--weights without its value" $?
+
+# Values outside their domain: the library's LSCE_ERR_OPTION, named in the message.
+expect_failure "--softcap -1 (library)" "${valid[@]}" --softcap -1
+report "a refused option is named in the message" \
+    $(grep -q -- '--softcap -1' stderr || echo "stderr: $(cat stderr)")
+expect_failure "--z-loss -0.1 (library)" "${valid[@]}" --z-loss -0.1
+expect_failure "--z-loss inf (library)" "${valid[@]}" --z-loss inf
+expect_failure "--logit-scale 0 (library)" "${valid[@]}" --logit-scale 0
+expect_failure "--confidence-penalty nan (library)" "${valid[@]}" --confidence-penalty nan
+expect_failure "--calibration-bins 1001 (library)" "${valid[@]}" --calibration-bins 1001
+expect_failure "--calibration-bins -1 (library)" "${valid[@]}" --calibration-bins -1
+expect_failure "--calibration-bins 1000000 (library)" "${valid[@]}" --calibration-bins 1000000
+mk weights_negative.npy --descr '<f4' --shape 50 --fill -1
+expect_failure "--weights with negative entries (library)" "${valid[@]}" --weights weights_negative.npy
+mk weights_nan.npy --descr '<f4' --shape 50 --fill nan
+expect_failure "--weights of NaN (library)" "${valid[@]}" --weights weights_nan.npy
+mk prior_half.npy --descr '<f4' --shape 50 --fill 0.01
+expect_failure "--prior summing to 0.5 (library)" "${valid[@]}" --smoothing 0.1 --prior prior_half.npy
+expect_failure "--prior with --convention others (library)" "${valid[@]}" --smoothing 0.1 \
+    --convention others --prior prior_uniform.npy
+mk row_weights_inf.npy --descr '<f4' --shape 8 --fill inf
+expect_failure "--row-weights of inf (library)" "${valid[@]}" --row-weights row_weights_inf.npy
 
 # ---- demo ---------------------------------------------------------------------------------
 
