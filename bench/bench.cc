@@ -5,20 +5,25 @@
 //   fwd_bwd/isa:<isa>/dtype:f32/rows:N/vocab:V/threads:1   lsce_forward_backward (out of place)
 //   fwd/isa:<isa>/dtype:f32/rows:N/vocab:V/threads:1       lsce_forward (row_lse saved)
 //   fwd_bwd/isa:avx512_sleef/...                      the AVX-512 sweeps with SLEEF's expf
+//   fwd_bwd/isa:<isa>/dtype:f32/opt:<opt>/rows:N/vocab:V/threads:1   with an objective option
+//       (options.h: weights, prior, row_weights, z_loss, scale, softcap, confidence, calibration,
+//       all), for the SIMD variants the library dispatches to, at 4096×32000 and 1024×128256
 // bytes_per_second counts logits read + gradient written (8 B/element; 4 B for fwd),
 // items_per_second counts elements. Wall-clock time (UseRealTime), unit ms. The reporter drops
 // the "/real_time" and "/iterations:1" suffixes Google Benchmark appends, so the names printed are
 // exactly the ones above (--benchmark_filter still sees the suffixes).
 //
-// After the runs a ratio table (Markdown, for the README) is printed: fwd_bwd bytes/s ÷ memcpy
-// bytes/s and SIMD items/s ÷ scalar items/s, for whatever ran (--benchmark_filter applies).
+// After the runs ratio tables (Markdown, for the README) are printed: fwd_bwd bytes/s ÷ memcpy
+// bytes/s and SIMD items/s ÷ scalar items/s; each option row's time ÷ the plain fwd_bwd time of
+// its variant and shape, next to its goal; for whatever ran (--benchmark_filter applies).
 //
 // Own flags (taken out of argv before benchmark::Initialize):
-//   --quick  (or LSCE_BENCH_QUICK=1)  only the 4096×32000 shape
-//   --smoke  (or LSCE_BENCH_SMOKE=1)  one tiny shape (8×1000), every benchmark once, and every
-//                                      variant's loss and gradient checked against scalar
-// Every mode checks that all variants agree with the scalar loss (when scalar ran); a mismatch
-// makes the exit status 1.
+//   --quick  (or LSCE_BENCH_QUICK=1)  only the 4096×32000 shape (option rows included)
+//   --smoke  (or LSCE_BENCH_SMOKE=1)  one tiny shape (8×1000), every benchmark once (option rows
+//                                      with scalar ones as their reference), and every variant's
+//                                      loss and gradient checked against scalar
+// Every mode checks that all variants agree with the scalar loss (when scalar ran); a mismatch, or
+// a call that fails (the benchmark stops with the error), makes the exit status 1.
 //
 // This file: the inputs, the benchmarks, their registration and main; registry.h: what was
 // registered and measured; report.h: the reporter, the ratio tables and the check.
@@ -44,6 +49,7 @@ LSCE_DECLARE_VARIANT(avx512_sleef);
 #endif
 }
 
+#include "options.h"
 #include "registry.h"
 #include "report.h"
 
@@ -178,14 +184,22 @@ void bench_memcpy(benchmark::State &st, Shape s, Dtypes d)
 }
 
 // table: NULL for a variant the library dispatches to (public entry points with opts.isa).
+// opt: an objective option (options.h) added to the plain options, or empty.
 void bench_fwd_bwd(benchmark::State &st, std::string family, lsce_isa isa,
-                   const lsce_kernels *table, Shape s, Dtypes d, bool keep_grad)
+                   const lsce_kernels *table, Shape s, Dtypes d, bool keep_grad,
+                   const std::string &opt = {})
 {
     Workspace &w = workspace();
     w.ensure(s.rows, s.vocab);
     lsce_options o = bench_options(isa);
     o.logits_dtype = d.logits;
     o.grad_dtype = d.grad;
+    Check &c = checks[family];
+    c.error = nullptr;
+    if (!opt.empty() && !apply_option(o, opt, s)) {
+        st.SkipWithError(c.error = "unknown option row");
+        return;
+    }
     const void *logits = w.logits_as(d.logits);
     lsce_result res{};
     for (auto _ : st) {
@@ -198,13 +212,13 @@ void bench_fwd_bwd(benchmark::State &st, std::string family, lsce_isa isa,
                                           nullptr, nullptr, &res);
         if (status != LSCE_OK) {
             st.SkipWithError(lsce_strerror(status));
+            c.error = lsce_strerror(status);
             break;
         }
         benchmark::DoNotOptimize(res);
         benchmark::ClobberMemory();
     }
     set_throughput(st, s, d.bytes_per_element());
-    Check &c = checks[family];
     c.loss = res.loss;
     c.n_correct = res.n_correct;
     if (keep_grad) { // upcast exactly, whatever the gradient dtype
@@ -220,33 +234,35 @@ void bench_fwd(benchmark::State &st, std::string family, lsce_isa isa, Shape s)
     w.ensure(s.rows, s.vocab);
     const lsce_options o = bench_options(isa);
     lsce_result res{};
+    Check &c = checks[family];
+    c.error = nullptr;
     for (auto _ : st) {
         const lsce_status status = lsce_forward(&o, s.rows, s.vocab, w.logits.get(), s.vocab,
                                                 w.targets.data(), nullptr, w.row_lse.data(), &res);
         if (status != LSCE_OK) {
             st.SkipWithError(lsce_strerror(status));
+            c.error = lsce_strerror(status);
             break;
         }
         benchmark::DoNotOptimize(res);
         benchmark::ClobberMemory();
     }
     set_throughput(st, s, 4);
-    Check &c = checks[family];
     c.loss = res.loss;
     c.n_correct = res.n_correct;
 }
 
 template <class Fn>
 void add(Kind kind, const std::string &variant, Shape s, bool once, Fn fn,
-         const Dtypes &d = f32_pair)
+         const Dtypes &d = f32_pair, const std::string &opt = {})
 {
-    const std::string name = family_name(kind, variant, s, d);
+    const std::string name = family_name(kind, variant, s, d, opt);
     auto *b = benchmark::RegisterBenchmark(name.c_str(), fn);
     b->Unit(benchmark::kMillisecond)->UseRealTime();
     if (once)
         b->Iterations(1);
     registered.push_back(name);
-    metas[name] = Meta{kind, variant, s, d};
+    metas[name] = Meta{kind, variant, s, d, opt};
 }
 
 void register_all(const std::vector<Shape> &shape_list, bool smoke)
@@ -280,6 +296,20 @@ void register_all(const std::vector<Shape> &shape_list, bool smoke)
             add(Kind::fwd_bwd, v.name, s, once, [=](benchmark::State &st) {
                 bench_fwd_bwd(st, fam, v.isa, v.table, s, f32_pair, smoke);
             });
+        }
+        // Objective options (issue 3), fp32, right after their plain rows: the library's own SIMD
+        // variants at the option shapes (smoke mode: its shape, and scalar too, as the reference
+        // of the checks).
+        for (const V &v : vs) {
+            if (v.table || (v.isa == LSCE_ISA_SCALAR && !smoke) || (!smoke && !is_option_shape(s)))
+                continue;
+            for (const OptionRow &opt : option_rows) {
+                const std::string name = opt.name;
+                const std::string fam = family_name(Kind::fwd_bwd, v.name, s, f32_pair, name);
+                add(Kind::fwd_bwd, v.name, s, smoke, [=](benchmark::State &st) {
+                    bench_fwd_bwd(st, fam, v.isa, nullptr, s, f32_pair, smoke, name);
+                }, f32_pair, name);
+            }
         }
         // 16-bit storage (issue 4): the library's own SIMD variants (scalar only in smoke mode,
         // as the reference of the checks), each against a copy of the same bytes.
@@ -376,5 +406,6 @@ int main(int argc, char **argv)
 
     print_ratios(info);
     print_dtype_ratios(info);
+    print_option_ratios(info);
     return check_results(info);
 }

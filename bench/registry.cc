@@ -15,7 +15,8 @@ std::vector<Shape> shapes;
 std::vector<std::string> variants;
 std::map<std::string, Check> checks;
 
-std::string family_name(Kind kind, const std::string &variant, Shape s, const Dtypes &d)
+std::string family_name(Kind kind, const std::string &variant, Shape s, const Dtypes &d,
+                        const std::string &opt)
 {
     const std::string shape = "rows:" + std::to_string(s.rows) + "/vocab:" +
                               std::to_string(s.vocab) + "/threads:1";
@@ -23,7 +24,9 @@ std::string family_name(Kind kind, const std::string &variant, Shape s, const Dt
     switch (kind) {
     case Kind::memcpy_: // the f32 baseline keeps issue 2's name; others say which bytes
         return "memcpy/" + (std::strcmp(d.name, "f32") ? dtype : std::string()) + shape;
-    case Kind::fwd_bwd: return "fwd_bwd/isa:" + variant + "/" + dtype + shape;
+    case Kind::fwd_bwd:
+        return "fwd_bwd/isa:" + variant + "/" + dtype + (opt.empty() ? "" : "opt:" + opt + "/") +
+               shape;
     case Kind::fwd: return "fwd/isa:" + variant + "/" + dtype + shape;
     }
     return {};

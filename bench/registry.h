@@ -41,10 +41,12 @@ struct Meta {
     std::string variant; // "scalar", "avx2", "avx512", "avx512_sleef"; "memcpy" for memcpy
     Shape shape;
     Dtypes dtypes;
+    std::string opt; // fwd_bwd with an objective option (options.h): its name; else empty
 };
 
 struct Sample {
     double real_ms = 0, bytes_per_second = 0, items_per_second = 0;
+    double cpu_ms = 0; // this thread's CPU time: well below real_ms when the machine was busy
 };
 
 struct Measured {
@@ -64,13 +66,15 @@ struct Check {
     double loss = NAN;
     int64_t n_correct = -1;
     std::vector<float> grad;
+    const char *error = nullptr; // lsce_strerror of a failed call (the benchmark stopped)
 };
 extern std::map<std::string, Check> checks; // family name → last call's outputs
 
 // A benchmark's name: memcpy/rows:N/vocab:V/threads:1 (memcpy/dtype:<d>/... for a 16-bit pair),
-// fwd_bwd/isa:<variant>/dtype:<d>/rows:N/vocab:V/threads:1, fwd/isa:<variant>/dtype:<d>/....
+// fwd_bwd/isa:<variant>/dtype:<d>/rows:N/vocab:V/threads:1, fwd/isa:<variant>/dtype:<d>/...;
+// with an objective option (fwd_bwd only) fwd_bwd/isa:<variant>/dtype:<d>/opt:<opt>/rows:N/....
 std::string family_name(Kind kind, const std::string &variant, Shape s,
-                        const Dtypes &d = f32_pair);
+                        const Dtypes &d = f32_pair, const std::string &opt = {});
 
 } // namespace lsce_bench
 

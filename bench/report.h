@@ -25,8 +25,12 @@ void print_ratios(FILE *out);
 // Each 16-bit pair against a copy of the same bytes and against the same variant's fp32 rate.
 void print_dtype_ratios(FILE *out);
 
+// Each objective-option row's time ÷ the plain fwd_bwd time of the same variant and shape, next
+// to its goal (options.h).
+void print_option_ratios(FILE *out);
+
 // Every variant's loss and n_correct against scalar's (and in smoke mode every gradient element);
-// returns the exit status: 1 on a mismatch, else 0.
+// returns the exit status: 1 on a mismatch or a failed call, else 0.
 int check_results(FILE *out);
 
 } // namespace lsce_bench
