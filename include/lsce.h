@@ -147,7 +147,8 @@ typedef struct lsce_options {
     /* Objective options (see "Objective options" above). Invalid values are LSCE_ERR_OPTION
      * with nothing written: a NaN or infinite option, a negative weight, s ≤ 0, c < 0, z < 0,
      * β < 0, B outside [0, 1000], a prior with a negative entry or summing to 1 ± more than 1e-4,
-     * a prior with convention others or seed. B > 0 with calibration NULL is LSCE_ERR_NULL. */
+     * a prior with convention others or seed. B > 0 with calibration NULL is LSCE_ERR_NULL (at
+     * every entry point, though lsce_backward never writes bins). */
     const float *class_weight;   /* V weights w_c ≥ 0, or NULL (all 1) */
     const float *prior;          /* V smoothing prior u_c ≥ 0 summing to 1, or NULL (uniform) */
     const float *row_weight;     /* rows weights ρ_r ≥ 0, or NULL (all 1) */

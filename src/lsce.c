@@ -268,9 +268,9 @@ lsce_status lsce_prepare(const call *c, plan *p)
     if (c->rows < 0 || c->vocab < 1 || c->logits_stride < c->vocab ||
         (c->grad && c->grad_stride < c->vocab))
         return LSCE_ERR_SHAPE;
-    const int writes_bins = o->calibration_bins > 0 && c->mode != 2; /* not lsce_backward */
-    if (writes_bins && !o->calibration)
+    if (o->calibration_bins > 0 && !o->calibration) /* every entry point: the same options */
         return LSCE_ERR_NULL;
+    const int writes_bins = o->calibration_bins > 0 && c->mode != 2; /* not lsce_backward */
     if (c->rows == 0)
         return LSCE_OK;
     if (!c->logits || !c->targets)

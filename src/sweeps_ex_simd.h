@@ -11,7 +11,9 @@
 /* tanh(y) and v = 1 − |tanh y| (src/ref/ref.c): |y| < 0.625: tanh = y + y³·P(y²), P a minimax
  * fit of degree 4 in y² (0.74 ulp evaluated in fp32), v = 1 − |tanh|; otherwise, with
  * e = exp(−2|y|) ≤ 0.287, tanh = ±(1 − e)/(1 + e) and v = 2e/(1 + e), which keeps its precision
- * where tanh saturates (±inf → ±1 and v = 0; NaN stays NaN). Both are evaluated, one kept per lane. */
+ * where tanh saturates (±inf → ±1 and v = 0; NaN stays NaN). A vector with every |y| < 0.625
+ * (moderate logits: the usual case) skips the second; otherwise both are evaluated, one kept per
+ * lane. */
 SWEEP_INLINE vf vf_tanh_v(vf y, vf *v)
 {
     const vf a = vf_abs(y), z = vf_mul(y, y), one = vf_set1(1.0f);
@@ -20,10 +22,14 @@ SWEEP_INLINE vf vf_tanh_v(vf y, vf *v)
     p = vf_fma(p, z, vf_set1(0x1.110728p-3f));
     p = vf_fma(p, z, vf_set1(-0x1.555532p-2f));
     const vf small = vf_fma(vf_mul(y, z), p, y);
+    const vf is_small_limit = vf_set1(0.625f);
+    if (vf_all_lt(a, is_small_limit)) { /* the common case of moderate logits: no exp, no divide */
+        *v = vf_sub(one, vf_abs(small));
+        return small;
+    }
     const vf e = vf_exp_neg(vf_mul(a, vf_set1(-2.0f)));
     const vf inv = vf_div(one, vf_add(one, e));
     const vf large = vf_copysign(vf_mul(vf_sub(one, e), inv), y);
-    const vf is_small_limit = vf_set1(0.625f);
     *v = vf_select_lt(a, is_small_limit, vf_sub(one, vf_abs(small)), vf_mul(vf_add(e, e), inv));
     return vf_select_lt(a, is_small_limit, small, large);
 }

@@ -21,6 +21,7 @@
  *   vf_exp_neg(t)                         exp(t) for t ≤ 0 or NaN (−inf → 0, NaN → NaN)
  *   vf_mul, vf_div, vf_abs(v), vf_copysign(mag, sgn) (mag ≥ 0: mag with sgn's sign bit)
  *   vf_select_lt(x, limit, a, b)          lanes x < limit ? a : b (NaN x → b)
+ *   vf_all_lt(x, limit)                   1 when every lane has x < limit (NaN: no)
  *   vf_mul_nz(b, t)                       b·t where b ≠ 0, exactly 0 where b == 0 (even for t = ±inf)
  *   vsum_zero(), vsum_fold(acc, v), vsum_total(acc)   double accumulation of float vectors
  *   prefetch_l1(p), prefetch_l2(p) (p: const void *), store_fence()

@@ -450,8 +450,8 @@ Test(hostile, objective_options_outside_their_domain_rejected)
         expect_for_entries(ALL_ENTRIES, bins_value_with_storage, LSCE_ERR_OPTION,
                            "calibration_bins outside [0, 1000]");
     }
-    option_int = 4; /* only the entry points that write bins need them */
-    expect_for_entries((1u << E_FUSED) | (1u << E_FORWARD), bins_without_storage, LSCE_ERR_NULL,
+    option_int = 4;
+    expect_for_entries(ALL_ENTRIES, bins_without_storage, LSCE_ERR_NULL,
                        "calibration_bins > 0 with no calibration storage");
     const float bad_weight_values[] = {-1.0f, NAN};
     for (size_t i = 0; i < 2; i++) {

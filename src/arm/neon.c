@@ -40,6 +40,7 @@ static inline vf vf_copysign(vf mag, vf sgn)
     return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, mag);
 }
 static inline vf vf_select_lt(vf x, vf limit, vf a, vf b) { return vbslq_f32(vcltq_f32(x, limit), a, b); }
+static inline int vf_all_lt(vf x, vf limit) { return vminvq_u32(vcltq_f32(x, limit)) != 0; }
 static inline vf vf_mul_nz(vf b, vf t)
 {
     const uint32x4_t zero = vceqq_f32(b, vdupq_n_f32(0.0f));

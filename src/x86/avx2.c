@@ -32,6 +32,10 @@ static inline vf vf_select_lt(vf x, vf limit, vf a, vf b)
 {
     return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, limit, _CMP_LT_OQ));
 }
+static inline int vf_all_lt(vf x, vf limit)
+{
+    return _mm256_movemask_ps(_mm256_cmp_ps(x, limit, _CMP_LT_OQ)) == 0xff;
+}
 static inline vf vf_mul_nz(vf b, vf t)
 {
     return _mm256_and_ps(_mm256_mul_ps(b, t), _mm256_cmp_ps(b, _mm256_setzero_ps(), _CMP_NEQ_UQ));

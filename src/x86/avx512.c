@@ -37,6 +37,10 @@ static inline vf vf_select_lt(vf x, vf limit, vf a, vf b)
 {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, limit, _CMP_LT_OQ), b, a);
 }
+static inline int vf_all_lt(vf x, vf limit)
+{
+    return _mm512_cmp_ps_mask(x, limit, _CMP_LT_OQ) == 0xffff;
+}
 static inline vf vf_mul_nz(vf b, vf t)
 {
     return _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(b, _mm512_setzero_ps(), _CMP_NEQ_UQ), b, t);
