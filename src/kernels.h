@@ -90,7 +90,7 @@ typedef struct lsce_scale_ex {
     void(name)(const void *x, int64_t n, const lsce_transform *tf, float *t_out, float *v_out)
 
 /* row_stats over t = T(x) (tf), plus, per chunk: sum_beta and beta_mass when beta (n weights)
- * is not NULL, sum_et when want_et. t_out and v_out (fp32 rows, or NULL) receive t and, with
+ * is not NULL (sum_shift is then 0: the β sums replace it), sum_et when want_et. t_out and v_out (fp32 rows, or NULL) receive t and, with
  * softcap, v = 1 − |tanh(k·x)| (row_transform). */
 #define decl_row_stats_ex_fn(name)                                                                 \
     void(name)(const void *x, int64_t n, const lsce_transform *tf, const float *beta, int want_et, \

@@ -108,7 +108,8 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
         }                                                                                          \
         n_at_max += vf_split_zero(t, &e);                                                          \
         ea[u] = vf_add(ea[u], e);                                                                  \
-        ta[u] = vf_add(ta[u], t);                                                                  \
+        if (!has_beta) /* Σβ(t − shift) replaces Σ(t − shift) */                                   \
+            ta[u] = vf_add(ta[u], t);                                                              \
     } while (0)
 
 /* Sums of one chunk over src (x itself, or the fp32 t of pass 1); prefetches the next chunk of x
@@ -150,11 +151,13 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
             }
             n_at_max += vf_split_zero(t, &e);
             ea[1] = vf_add(ea[1], e);
-            ta[1] = vf_add(ta[1], vf_keep(t, end - i));
+            if (!has_beta)
+                ta[1] = vf_add(ta[1], vf_keep(t, end - i));
             i = end;
         }
         sum_e = vsum_fold(sum_e, vf_add(ea[0], ea[1]));
-        sum_t = vsum_fold(sum_t, vf_add(ta[0], ta[1]));
+        if (!has_beta)
+            sum_t = vsum_fold(sum_t, vf_add(ta[0], ta[1]));
         if (has_beta) {
             sum_b = vsum_fold(sum_b, vf_add(bt[0], bt[1]));
             sum_m = vsum_fold(sum_m, vf_add(bm[0], bm[1]));
