@@ -18,7 +18,8 @@
  *   t_c = s·x_c (logit_scale s > 0), or t_c = c·tanh(s·x_c / c) with softcap c > 0 (Gemma 2),
  *   computed in fp32; p = softmax(t), lse = log Σ exp t_c. Argmax, nll, lse, row_lse and
  *   calibration are all of t. The gradient is carried to x by the chain rule
- *   ∂t_c/∂x_c = s·(1 − (t_c/c)²) (evaluated from the fp32 t_c, as PyTorch's tanh backward does).
+ *   ∂t_c/∂x_c = s·(1 − tanh²(s·x_c/c)), evaluated as s·v·(2 − v) from v = 1 − |tanh| (exact where
+ *   tanh saturates, unlike 1 − (t/c)² from a rounded t, which PyTorch's tanh backward uses).
  *   Class weights w_c ≥ 0 (PyTorch weight=) and the smoothing prior u (q = (1−ε)·δ_y + ε·u, only
  *   with convention uniform, which it generalises: u = 1/V is uniform) give every class the
  *   weight ω_c = w_c·q_c; with row weight ρ_r ≥ 0, z-loss z ≥ 0 and confidence penalty β ≥ 0,
@@ -51,13 +52,16 @@
  *   - lsce_backward recomputes p from the saved fp32 row_lse: add |lse|·u to p's relative error.
  *   - Range: finite logits of one row must span less than FLT_MAX/65 (≈ 5e36): the SIMD sums of
  *     x − max run in fp32 lanes and would overflow to −inf (the smoothed loss then reads +inf).
- *   - objective options: t carries a relative error δ_t ≤ u (logit scale: one rounding) or ≤ 6u
- *     (softcap: k·x and c·tanh rounded, tanh within 2.25 ulp: measured over every float in
- *     [0, 64], tests/test_tanh.c). To first order the loss then gains ≤ δ_t·Σ_c |t_c·∂loss/∂t_c|
- *     (≤ 2δ_t·max|t|·Ω for the cross-entropy part) and each p_c a relative ≤ 2δ_t·max_c |t_c|.
- *     The softcap chain rule s·v·(2 − v), v = 1 − |tanh| within 3.9 ulp, adds ≤ 10u relative to
- *     each gradient element, also where tanh saturates. Σ β(t − max) and Σ e·(t − max) are
- *     one-signed sums like the others; weights, prior, z and β only change double coefficients.
+ *   - objective options: t carries a relative error δ_t ≤ 2u (logit scale: s rounded to fp32,
+ *     then the product) or ≤ 8u (softcap: k = s/c and k·x rounded, ≤ 2u, which tanh does not
+ *     amplify; tanh within 2.25 ulp ≤ 4.5u, measured over every float in [0, 64] in
+ *     tests/test_tanh.c; c·tanh rounded). To first order the loss then gains
+ *     ≤ δ_t·Σ_c |t_c·∂loss/∂t_c| (≤ 2δ_t·max|t|·Ω for the cross-entropy part) and each p_c a
+ *     relative ≤ 2δ_t·max_c |t_c|. The softcap chain rule s·v·(2 − v), v within 3.9 ulp of
+ *     1 − |tanh y|, is within ≤ 10u of s·(1 − tanh² y) for the fp32 y = k·x; y's own rounding
+ *     (≤ 2u) moves 1 − tanh² y by 2|y| times that: ≤ (10 + 4|y|)u relative in all.
+ *     Σ β(t − max) and Σ e·(t − max) are one-signed sums like the others; weights, prior, z and β
+ *     only change double coefficients.
  *   - 16-bit logits are exact in fp32, so these bounds hold against the upcast inputs; a 16-bit
  *     gradient adds half an ulp of its dtype (the single rounding of the fp32 value).
  *
