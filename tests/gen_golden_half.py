@@ -30,7 +30,6 @@ where the version-1 `logits` slot holds x32 (before rounding) and every version-
 of the upcast x16. See tests/golden_half/README.md.
 """
 import os
-import struct
 import sys
 
 import numpy as np
@@ -38,7 +37,8 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import gen_golden as g  # noqa: E402  (compute, targets, logits, weights, constants)
+import gen_golden as g  # noqa: E402  (compute, write_fields)
+import golden_writer as gw  # noqa: E402  (constants, targets, logits, the writer)
 
 OUT_DIR = os.path.join(HERE, "golden_half")
 BF16, F16 = 1, 2
@@ -54,16 +54,9 @@ def bits16(t):
     return t.contiguous().view(torch.int16).numpy().astype(np.uint16)
 
 
-def case(name, dt, x32, y, eps=0.0, conv=g.UNIFORM, kl=0, ii=-100, red=g.MEAN, go=None):
-    x32 = x32.float().contiguous()
+def case(name, dt, x32, y, eps=0.0, conv=gw.UNIFORM, kl=0, ii=-100, red=gw.MEAN, go=None):
+    x32, y, go = gw.case_inputs(name, x32, y, ii, red, go)
     x16 = x32.to(TORCH_DT[dt])
-    y = torch.as_tensor(y, dtype=torch.int64)
-    N, V = x32.shape
-    assert y.shape == (N,)
-    assert all(int(t) == ii or 0 <= int(t) < V for t in y), name
-    if go is not None:
-        go = torch.as_tensor(go, dtype=torch.float32).reshape(-1)
-        assert go.numel() == (N if red == g.NONE else 1)
     r = g.compute(x16.float(), y, eps, conv, kl, ii, red, go)  # float64 from the exact upcast
     name = f"{DT_NAME[dt]}_{name}"
     assert len(name) < 48, name
@@ -125,7 +118,7 @@ def table(dt):
     z = torch.zeros(1, dtype=torch.float64)
     CASES.append(dict(name=f"{DT_NAME[dt]}_conversion_table", dt=dt, x=x32,
                       x16=bits16(x32.to(TORCH_DT[dt])), y=torch.zeros(1, dtype=torch.int64),
-                      eps=0.0, conv=g.UNIFORM, kl=0, ii=-100, red=g.SUM, go=None,
+                      eps=0.0, conv=gw.UNIFORM, kl=0, ii=-100, red=gw.SUM, go=None,
                       grad_bf16=bits16(g64.to(torch.bfloat16)),
                       grad_f16=bits16(g64.to(torch.float16)), loss=0.0, row_loss=z, nll=z,
                       lse=z, argmax=torch.zeros(1, dtype=torch.int64), grad=g64,
@@ -144,7 +137,7 @@ def confident_logits(N, V, ys, ps):
 def build():
     torch.manual_seed(20261129)
     epss = [0.0, 0.1, 0.3, 1.0]
-    reds = [g.MEAN, g.SUM, g.NONE]
+    reds = [gw.MEAN, gw.SUM, gw.NONE]
     for dt in (BF16, F16):
         table(dt)
         # F.cross_entropy (uniform): V in {7, 33}, every eps, reductions and ignore_index rotating.
@@ -153,96 +146,72 @@ def build():
             for eps in epss:
                 red = reds[k % 3]
                 ii = -100 if k % 2 == 0 else 0
-                case(f"ce_V{V}_e{eps}_{g.RED_NAME[red]}_ii{ii}", dt, g.logits(N, V, [0.5, 2.0, 8.0][k % 3]),
-                     g.targets(N, V, ii), eps=eps, ii=ii, red=red)
+                case(f"ce_V{V}_e{eps}_{gw.RED_NAME[red]}_ii{ii}", dt,
+                     gw.logits(N, V, [0.5, 2.0, 8.0][k % 3]), gw.targets(N, V, ii), eps=eps, ii=ii,
+                     red=red)
                 k += 1
-        case("ce_V100_e0.1_sum", dt, g.logits(3, 100, 3.0), g.targets(3, 100, -100), eps=0.1,
-             red=g.SUM)
-        case("ce_V1000_e0.1_mean", dt, g.logits(1, 1000, 2.0), [999], eps=0.1, red=g.MEAN)
+        case("ce_V100_e0.1_sum", dt, gw.logits(3, 100, 3.0), gw.targets(3, 100, -100), eps=0.1,
+             red=gw.SUM)
+        case("ce_V1000_e0.1_mean", dt, gw.logits(1, 1000, 2.0), [999], eps=0.1, red=gw.MEAN)
         # grad_output: per row (none) and a scalar (mean).
-        case("ce_V7_e0.1_none_go_vector", dt, g.logits(6, 7, 2.0), g.targets(6, 7, -100),
-             eps=0.1, red=g.NONE, go=torch.randn(6))
-        case("ce_V33_e0.3_mean_go_scalar", dt, g.logits(4, 33, 2.0), g.targets(4, 33, -100),
-             eps=0.3, red=g.MEAN, go=[0.37])
+        case("ce_V7_e0.1_none_go_vector", dt, gw.logits(6, 7, 2.0), gw.targets(6, 7, -100),
+             eps=0.1, red=gw.NONE, go=torch.randn(6))
+        case("ce_V33_e0.3_mean_go_scalar", dt, gw.logits(4, 33, 2.0), gw.targets(4, 33, -100),
+             eps=0.3, red=gw.MEAN, go=[0.37])
         # The other conventions and KL (explicit torch).
-        case("others_kl0_V7_e0.1_sum_ii0", dt, g.logits(6, 7, 2.0), g.targets(6, 7, 0), eps=0.1,
-             conv=g.OTHERS, ii=0, red=g.SUM)
-        case("others_kl1_V33_e0.3_none", dt, g.logits(4, 33, 2.0), g.targets(4, 33, -100),
-             eps=0.3, conv=g.OTHERS, kl=1, red=g.NONE)
-        case("seed_kl1_V33_e0.1_mean_ii0", dt, g.logits(5, 33, 2.0), g.targets(5, 33, 0),
-             eps=0.1, conv=g.SEED, kl=1, ii=0, red=g.MEAN)
-        case("uniform_kl1_V7_e0.3_sum", dt, g.logits(6, 7, 2.0), g.targets(6, 7, -100), eps=0.3,
-             kl=1, red=g.SUM)
+        case("others_kl0_V7_e0.1_sum_ii0", dt, gw.logits(6, 7, 2.0), gw.targets(6, 7, 0), eps=0.1,
+             conv=gw.OTHERS, ii=0, red=gw.SUM)
+        case("others_kl1_V33_e0.3_none", dt, gw.logits(4, 33, 2.0), gw.targets(4, 33, -100),
+             eps=0.3, conv=gw.OTHERS, kl=1, red=gw.NONE)
+        case("seed_kl1_V33_e0.1_mean_ii0", dt, gw.logits(5, 33, 2.0), gw.targets(5, 33, 0),
+             eps=0.1, conv=gw.SEED, kl=1, ii=0, red=gw.MEAN)
+        case("uniform_kl1_V7_e0.3_sum", dt, gw.logits(6, 7, 2.0), gw.targets(6, 7, -100), eps=0.3,
+             kl=1, red=gw.SUM)
         # p_y -> 1 (the Liger-Kernel #1268 case): the target gradient p_y - 1 is ~-1e-3 / -1e-5.
         for eps in (0.0, 0.1):
             case(f"confident_V100_e{eps}_sum", dt,
                  confident_logits(4, 100, [3, 50, 99, 0], [0.999, 0.99999, 0.999, 0.99999]),
-                 [3, 50, 99, 0], eps=eps, red=g.SUM)
+                 [3, 50, 99, 0], eps=eps, red=gw.SUM)
         # Logits offset by 1e4: bf16 spacing there is 64, fp16's 8 (many equal logits: argmax
         # ties go to the lowest index).
-        case("offset_1e4_V33_e0.1_mean", dt, g.logits(4, 33, 30.0) + 1e4, g.targets(4, 33, -100),
-             eps=0.1, red=g.MEAN)
+        case("offset_1e4_V33_e0.1_mean", dt, gw.logits(4, 33, 30.0) + 1e4, gw.targets(4, 33, -100),
+             eps=0.1, red=gw.MEAN)
         # -inf masks (finite gradient -q_c * scale) and a NaN row.
-        xm = g.logits(5, 7, 2.0)
+        xm = gw.logits(5, 7, 2.0)
         xm[0, 1] = xm[0, 5] = float("-inf")
         xm[2, 0] = float("-inf")
         xm[3, 2:] = float("-inf")
-        case("neginf_mask_V7_e0.1_none_go", dt, xm, [0, 4, 3, 1, -100], eps=0.1, red=g.NONE,
+        case("neginf_mask_V7_e0.1_none_go", dt, xm, [0, 4, 3, 1, -100], eps=0.1, red=gw.NONE,
              go=torch.randn(5))
-        xn = g.logits(3, 7, 2.0)
+        xn = gw.logits(3, 7, 2.0)
         xn[1, 4] = float("nan")
-        case("nan_row_V7_e0.1_none", dt, xn, [2, 0, 6], eps=0.1, red=g.NONE)
+        case("nan_row_V7_e0.1_none", dt, xn, [2, 0, 6], eps=0.1, red=gw.NONE)
         # Gradient magnitudes: past fp16's 65504 (-> inf), and the 16-bit subnormal range.
-        case("huge_go_V33_e0.1_sum", dt, g.logits(3, 33, 4.0), g.targets(3, 33, -100), eps=0.1,
-             red=g.SUM, go=[3e5 if dt == F16 else 1e36])
-        case("tiny_go_V33_e0.1_sum", dt, g.logits(4, 33, 4.0), g.targets(4, 33, -100),
-             eps=0.1, red=g.SUM, go=[2e-4 if dt == F16 else 1e-37])
+        case("huge_go_V33_e0.1_sum", dt, gw.logits(3, 33, 4.0), gw.targets(3, 33, -100), eps=0.1,
+             red=gw.SUM, go=[3e5 if dt == F16 else 1e36])
+        case("tiny_go_V33_e0.1_sum", dt, gw.logits(4, 33, 4.0), gw.targets(4, 33, -100),
+             eps=0.1, red=gw.SUM, go=[2e-4 if dt == F16 else 1e-37])
 
 
-def write(path_bin, path_txt):
-    out = bytearray()
-    out += b"LSCEGOLD" + struct.pack("<qq", 2, len(CASES))
-    lines = ["# lsce golden cases, 16-bit logits (generated by tests/gen_golden_half.py; do not "
-             "edit)",
-             "# name dtype rows vocab convention kl ignore_index reduction smoothing "
-             "n_grad_output flags loss"]
-    for c in CASES:
-        N, V = c["x"].shape
-        go = c["go"]
-        ngo = 0 if go is None else go.numel()
-        out += c["name"].encode().ljust(48, b"\0")
-        out += struct.pack("<8q", N, V, c["conv"], c["kl"], c["ii"], c["red"], ngo, c["flags"])
-        out += struct.pack("<d", c["eps"])
-        out += c["x"].numpy().astype("<f4").tobytes()
-        out += c["y"].numpy().astype("<i8").tobytes()
-        if go is not None:
-            out += go.numpy().astype("<f4").tobytes()
-        out += struct.pack("<d", c["loss"])
-        for key in ("row_loss", "nll", "lse"):
-            out += c[key].double().numpy().astype("<f8").tobytes()
-        out += c["argmax"].numpy().astype("<i8").tobytes()
-        out += c["grad"].detach().numpy().astype("<f8").tobytes()
-        out += struct.pack("<q", c["dt"])
-        for key in ("x16", "grad_bf16", "grad_f16"):
-            arr = c[key].reshape(-1)
-            assert arr.size == N * V
-            out += arr.astype("<u2").tobytes()
-        lines.append(f"{c['name']} {DT_NAME[c['dt']]} {N} {V} {g.CONV_NAME[c['conv']]} "
-                     f"{c['kl']} {c['ii']} {g.RED_NAME[c['red']]} {c['eps']} {ngo} {c['flags']} "
-                     f"{c['loss']!r}")
-    with open(path_bin, "wb") as f:
-        f.write(out)
-    with open(path_txt, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return len(out)
+def write_case(w, c):
+    N, V, ngo = g.write_fields(w, c)
+    w.i64(c["dt"])
+    for key in ("x16", "grad_bf16", "grad_f16"):
+        arr = c[key].reshape(-1)
+        assert arr.size == N * V
+        w.array(arr, "<u2")
+    return (f"{c['name']} {DT_NAME[c['dt']]} {N} {V} {gw.CONV_NAME[c['conv']]} "
+            f"{c['kl']} {c['ii']} {gw.RED_NAME[c['red']]} {c['eps']} {ngo} {c['flags']} "
+            f"{c['loss']!r}")
 
 
 def main():
-    torch.set_num_threads(1)
-    build()
-    os.makedirs(OUT_DIR, exist_ok=True)
-    size = write(os.path.join(OUT_DIR, "golden.bin"), os.path.join(OUT_DIR, "cases.txt"))
-    print(f"{len(CASES)} cases, {size} bytes", file=sys.stderr)
+    gw.generate(OUT_DIR, build, CASES, b"LSCEGOLD", 2,
+                ["# lsce golden cases, 16-bit logits (generated by tests/gen_golden_half.py; do "
+                 "not edit)",
+                 "# name dtype rows vocab convention kl ignore_index reduction smoothing "
+                 "n_grad_output flags loss"],
+                write_case)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 /*
  * Golden vectors from PyTorch (tests/gen_golden.py → tests/golden/golden.bin): the reader and the
  * checker shared by the Criterion suite (tests/test_golden.c) and the Criterion-free runner
- * (tests/golden_check.c, for cross builds without Criterion). The reader also reads version 2,
+ * (tests/golden_check.c, for cross builds without Criterion), and the pieces the checkers of
+ * tests/golden_half.c and tests/golden_options.c share (bottom of this file). The reader also reads version 2,
  * the 16-bit-logits vectors of tests/gen_golden_half.py (tests/golden_half/, checked by
  * tests/golden_half.c).
  */
@@ -85,6 +86,9 @@ extern double golden_worst_ratio[GOLDEN_QTY_COUNT_];
 void golden_weights(const golden_case *c, double *a, double *b, double *A);
 double golden_row_scale(const golden_case *c, int64_t r, int64_t n_kept);
 
+/* max |grad| over the finite golden gradient values of row r (0 if none): bound_grad's max |G|. */
+double golden_grad_max(const golden_case *c, int64_t r);
+
 /* The outputs an entry point writes. */
 typedef struct golden_outputs {
     int grad, rows, result;
@@ -97,7 +101,73 @@ int golden_call(golden_entry entry, const lsce_options *o, const golden_case *c,
                 const void *logits, size_t logits_bytes, void *grad, float *row_loss,
                 float *row_lse, lsce_result *res, golden_outputs *out);
 
-/* Kept rows and those whose reference argmax is the target. */
-void golden_count_kept(const golden_case *c, int64_t *n_kept, int64_t *n_correct);
+/* What a case's outputs are checked against, from the golden data: the smoothing weights
+ * (golden_weights), the kept rows and those whose reference argmax is the target, and over the
+ * kept rows Σ row_nll and the bounds.h tolerances of the reduced loss and nll, Σ
+ * bound_row_loss(row_loss, A) and Σ bound_row_loss(row_nll, 1). */
+typedef struct golden_reference {
+    double a, b, A;
+    int64_t n_kept, n_correct;
+    double loss_tol, nll_tol, nll_sum;
+} golden_reference;
+
+void golden_reference_of(const golden_case *c, golden_reference *ref);
+
+/* ---- shared by the checkers (tests/golden.c, golden_half.c, golden_options.c) -------------- */
+
+/* Failures of one run: counted, and the first max_reports reported through fail (may be NULL)
+ * as "<prefix>: <message>" (the prefix names the case and the run, e.g. "name [isa, entry]"). */
+typedef struct golden_reporter {
+    golden_fail_fn fail;
+    void *ctx;
+    int failures, max_reports;
+    char prefix[160];
+} golden_reporter;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void golden_failf(golden_reporter *k, const char *fmt, ...);
+
+/* got against the golden want within tol; a golden NaN must be NaN, a golden ±inf the same
+ * infinity. */
+int golden_close(double got, double want, double tol);
+
+/* An fp32-logits run of one entry point: the case's logits in rows of stride ld = vocab + 5 (the
+ * padding NaN: a sweep reading past V would poison its row), the gradient and row outputs
+ * prefilled with GOLDEN_GUARD, res with 0xA5 bytes. */
+#define GOLDEN_GUARD (-12345.75f)
+typedef struct golden_run {
+    int64_t ld;
+    float *logits, *grad, *row_loss, *row_lse;
+    lsce_result res;
+    golden_outputs written;
+} golden_run;
+
+/* Runs entry with options o (the isa included) on c. Returns 0; or reports "out of memory",
+ * "bad entry" or the status through k and returns −1. Free with golden_run_free either way. */
+int golden_run_f32(golden_run *run, golden_entry entry, const lsce_options *o,
+                   const golden_case *c, golden_reporter *k);
+void golden_run_free(golden_run *run);
+
+/* Row r of the run's gradient: its stride padding must be untouched (the guard, or the logits'
+ * NaN padding in place); reports the first overwritten column. */
+void golden_check_padding(golden_reporter *k, const golden_run *run, golden_entry entry,
+                          int64_t vocab, int64_t r);
+
+/* Row r of a gradient g (V values) must be 0: reports the first other value as "<what> row r
+ * col j is x<tail>". */
+void golden_check_zero_row(golden_reporter *k, const float *g, int64_t V, int64_t r,
+                           const char *what, const char *tail);
+
+/* The Criterion-free checkers' mains: prints "FAIL <message>" to stderr. */
+void golden_print_fail(void *ctx, const char *message);
+
+/* Every variant this CPU runs × every entry point × cases 0..n−1 through check (0: pass); prints
+ * "<isa> <n> cases x 4 entry points: <failed> failed" per variant. Adds to *passed, returns the
+ * number failed. */
+long golden_each_variant(int64_t n, int (*check)(void *arg, int64_t i, lsce_isa isa,
+                                                 golden_entry entry),
+                         void *arg, long *passed);
 
 #endif

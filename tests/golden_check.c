@@ -9,10 +9,10 @@
 
 #include "golden.h"
 
-static void print_fail(void *ctx, const char *message)
+static int check(void *arg, int64_t i, lsce_isa isa, golden_entry entry)
 {
-    (void)ctx;
-    fprintf(stderr, "FAIL %s\n", message);
+    const golden_set *set = arg;
+    return golden_check(&set->cases[i], isa, entry, golden_print_fail, NULL, 5);
 }
 
 int main(int argc, char **argv)
@@ -24,24 +24,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "golden_check: %s\n", err);
         return 2;
     }
-    long passed = 0, failed = 0;
-    for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++) {
-        if (!lsce_isa_supported((lsce_isa)isa))
-            continue;
-        long isa_failed = 0;
-        for (int e = 0; e < GOLDEN_ENTRY_COUNT_; e++)
-            for (int64_t i = 0; i < set.n; i++) {
-                if (golden_check(&set.cases[i], (lsce_isa)isa, (golden_entry)e, print_fail, NULL,
-                                 5))
-                    isa_failed++;
-                else
-                    passed++;
-            }
-        failed += isa_failed;
-        printf("%-7s %lld cases x %d entry points: %ld failed\n",
-               lsce_isa_to_string((lsce_isa)isa), (long long)set.n, GOLDEN_ENTRY_COUNT_,
-               isa_failed);
-    }
+    long passed = 0;
+    const long failed = golden_each_variant(set.n, check, &set, &passed);
     golden_free(&set);
     printf("largest |error| / tolerance:");
     for (int i = 0; i < GOLDEN_QTY_COUNT_; i++)

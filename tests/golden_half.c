@@ -30,7 +30,6 @@
 #include "half_ref.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,52 +99,16 @@ void golden_half_report(FILE *out)
             }
 }
 
-/* ---- failures ---------------------------------------------------------------------------- */
-
-typedef struct checker {
-    const golden_case *c;
-    const char *what;
-    golden_fail_fn fail;
-    void *ctx;
-    int failures, max_reports;
-} checker;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void failf(checker *k, const char *fmt, ...)
-{
-    k->failures++;
-    if (!k->fail || k->failures > k->max_reports)
-        return;
-    char msg[640];
-    int len = snprintf(msg, sizeof msg, "%s [%s]: ", k->c->name, k->what);
-    va_list ap;
-    va_start(ap, fmt);
-    if (len >= 0 && (size_t)len < sizeof msg)
-        vsnprintf(msg + len, sizeof msg - (size_t)len, fmt, ap);
-    va_end(ap);
-    k->fail(k->ctx, msg);
-}
-
-static int close_enough(double got, double want, double tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (isinf(want))
-        return got == want;
-    return isfinite(got) && fabs(got - want) <= tol;
-}
-
 /* ---- conversions ------------------------------------------------------------------------- */
 
 int golden_half_conversions(const golden_case *c, golden_fail_fn fail, void *ctx,
                             int max_reports)
 {
-    checker k = {c, "conversions", fail, ctx, 0, max_reports};
+    golden_reporter k = {fail, ctx, 0, max_reports, ""};
+    snprintf(k.prefix, sizeof k.prefix, "%s [conversions]", c->name);
     const lsce_dtype dt = c->logits_dtype;
     if (dt == LSCE_DTYPE_F32 || !c->logits16) {
-        failf(&k, "not a 16-bit-logits (version 2) case");
+        golden_failf(&k, "not a 16-bit-logits (version 2) case");
         return k.failures;
     }
     const int64_t nv = c->rows * c->vocab;
@@ -155,11 +118,12 @@ int golden_half_conversions(const golden_case *c, golden_fail_fn fail, void *ctx
         const uint16_t spec = dt == LSCE_DTYPE_BF16 ? lsce_f32_to_bf16(x) : lsce_f32_to_f16(x);
         conv_logits++;
         if (spec != ref)
-            failf(&k, "fp32 %a (0x%08x): src/half.h gives 0x%04x, tests/half_ref.h 0x%04x",
-                  (double)x, ref_f32_bits(x), spec, ref);
+            golden_failf(&k, "fp32 %a (0x%08x): src/half.h gives 0x%04x, tests/half_ref.h 0x%04x",
+                         (double)x, ref_f32_bits(x), spec, ref);
         if (isnan(x) ? !ref_is_nan16(torch, dt) : torch != ref)
-            failf(&k, "fp32 %a (0x%08x): PyTorch's x.to(dtype) is 0x%04x, the reference 0x%04x",
-                  (double)x, ref_f32_bits(x), torch, ref);
+            golden_failf(&k,
+                         "fp32 %a (0x%08x): PyTorch's x.to(dtype) is 0x%04x, the reference 0x%04x",
+                         (double)x, ref_f32_bits(x), torch, ref);
     }
     for (int d = LSCE_DTYPE_BF16; d <= LSCE_DTYPE_F16; d++) {
         const uint16_t *torch16 = d == LSCE_DTYPE_BF16 ? c->grad_bf16 : c->grad_f16;
@@ -171,15 +135,15 @@ int golden_half_conversions(const golden_case *c, golden_fail_fn fail, void *ctx
             conv_grads++;
             if (isnan(v)) {
                 if (!ref_is_nan16(t, (lsce_dtype)d))
-                    failf(&k, "float64 NaN: PyTorch's 16-bit value 0x%04x is not NaN", t);
+                    golden_failf(&k, "float64 NaN: PyTorch's 16-bit value 0x%04x is not NaN", t);
                 continue;
             }
             torch_via_f32_only += t == via && t != direct;
             torch_direct_only += t == direct && t != via;
             if (t != direct && t != via)
-                failf(&k, "float64 %a → %s: PyTorch 0x%04x, the reference 0x%04x (direct) or "
-                          "0x%04x (through fp32)",
-                      v, d == LSCE_DTYPE_BF16 ? "bf16" : "f16", t, direct, via);
+                golden_failf(&k, "float64 %a → %s: PyTorch 0x%04x, the reference 0x%04x (direct) "
+                                 "or 0x%04x (through fp32)",
+                             v, d == LSCE_DTYPE_BF16 ? "bf16" : "f16", t, direct, via);
         }
     }
     return k.failures;
@@ -197,9 +161,10 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
     const lsce_dtype ldt = c->logits_dtype;
     snprintf(what, sizeof what, "%s, %s, %s→%s", lsce_isa_to_string(isa), golden_entry_name(entry),
              dtn[ldt], dtn[gd]);
-    checker k = {c, what, fail, ctx, 0, max_reports};
+    golden_reporter k = {fail, ctx, 0, max_reports, ""};
+    snprintf(k.prefix, sizeof k.prefix, "%s [%s]", c->name, what);
     if (ldt == LSCE_DTYPE_F32 || !c->logits16) {
-        failf(&k, "not a 16-bit-logits (version 2) case");
+        golden_failf(&k, "not a 16-bit-logits (version 2) case");
         return k.failures;
     }
     if ((c->flags & GOLDEN_FLAG_CONVERSION_TABLE) || (entry == GOLDEN_FUSED_IN_PLACE && gd != ldt))
@@ -217,7 +182,7 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
     float *row_loss = malloc((size_t)N * sizeof(float) + 1);
     float *row_lse = malloc((size_t)N * sizeof(float) + 1);
     if (!logits || !grad || !row_loss || !row_lse) {
-        failf(&k, "out of memory");
+        golden_failf(&k, "out of memory");
         goto done;
     }
     for (int64_t r = 0; r < N; r++)
@@ -225,7 +190,7 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
             logits[r * ld + j] = j < V ? c->logits16[r * V + j] : pad_nan;
     memset(grad, GUARD_BYTE, n_el * gsz);
     for (int64_t r = 0; r < N; r++)
-        row_loss[r] = row_lse[r] = -12345.75f;
+        row_loss[r] = row_lse[r] = GOLDEN_GUARD;
 
     lsce_result res;
     memset(&res, 0xA5, sizeof res);
@@ -233,38 +198,31 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
     const int st = golden_call(entry, &o, c, ld, logits, n_el * 2, grad, row_loss, row_lse, &res,
                                &written);
     if (st < 0) {
-        failf(&k, "bad entry");
+        golden_failf(&k, "bad entry");
         goto done;
     }
     if (st != LSCE_OK) {
-        failf(&k, "status %d (%s)", st, lsce_strerror((lsce_status)st));
+        golden_failf(&k, "status %d (%s)", st, lsce_strerror((lsce_status)st));
         goto done;
     }
     const int have_grad = written.grad, have_rows = written.rows, have_result = written.result;
 
-    double a, b, A;
-    golden_weights(c, &a, &b, &A);
-    int64_t n_kept, n_correct;
-    golden_count_kept(c, &n_kept, &n_correct);
+    golden_reference ref;
+    golden_reference_of(c, &ref);
     half_stat *s = &stats[isa][ldt][gd];
 
-    double loss_tol = 0.0, nll_tol = 0.0, nll_sum = 0.0;
     for (int64_t r = 0; r < N; r++) {
         const int kept = c->targets[r] != c->opts.ignore_index;
-        if (kept) {
-            loss_tol += bound_row_loss(c->row_loss[r], A);
-            nll_tol += bound_row_loss(c->row_nll[r], 1.0);
-            nll_sum += c->row_nll[r];
-        }
         if (have_rows) {
             const double want = kept ? c->row_loss[r] : 0.0;
-            const double tol = kept ? bound_row_loss(want, A) + BOUND_U * fabs(want) + SUBN : 0.0;
-            if (!close_enough(row_loss[r], want, tol))
-                failf(&k, "row_loss[%lld] = %.9g, want %.17g (tol %.3g)", (long long)r,
-                      (double)row_loss[r], want, tol);
-            if (!close_enough(row_lse[r], c->row_lse[r], bound_row_lse(c->row_lse[r])))
-                failf(&k, "row_lse[%lld] = %.9g, want %.17g (tol %.3g)", (long long)r,
-                      (double)row_lse[r], c->row_lse[r], bound_row_lse(c->row_lse[r]));
+            const double tol =
+                kept ? bound_row_loss(want, ref.A) + BOUND_U * fabs(want) + SUBN : 0.0;
+            if (!golden_close(row_loss[r], want, tol))
+                golden_failf(&k, "row_loss[%lld] = %.9g, want %.17g (tol %.3g)", (long long)r,
+                             (double)row_loss[r], want, tol);
+            if (!golden_close(row_lse[r], c->row_lse[r], bound_row_lse(c->row_lse[r])))
+                golden_failf(&k, "row_lse[%lld] = %.9g, want %.17g (tol %.3g)", (long long)r,
+                             (double)row_lse[r], c->row_lse[r], bound_row_lse(c->row_lse[r]));
         }
         if (!have_grad)
             continue;
@@ -277,8 +235,8 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
                                : gr[(size_t)j * gsz] == GUARD_BYTE &&
                                      gr[(size_t)j * gsz + 1] == GUARD_BYTE;
             if (!ok) {
-                failf(&k, "gradient row %lld: stride padding col %lld overwritten", (long long)r,
-                      (long long)j);
+                golden_failf(&k, "gradient row %lld: stride padding col %lld overwritten",
+                             (long long)r, (long long)j);
                 break;
             }
         }
@@ -286,17 +244,15 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
         if (!kept) {
             for (size_t i = 0; i < (size_t)V * gsz; i++)
                 if (gr[i]) {
-                    failf(&k, "gradient of ignored row %lld is not +0", (long long)r);
+                    golden_failf(&k, "gradient of ignored row %lld is not +0", (long long)r);
                     break;
                 }
             continue;
         }
-        double gmax = 0.0;
-        for (int64_t j = 0; j < V; j++)
-            if (isfinite(G[j]))
-                gmax = fmax(gmax, fabs(G[j]));
-        const double scale = golden_row_scale(c, r, n_kept);
-        const double base = bound_grad(gmax, scale, a, b) + fabs(scale) * A * FLUSH + SUBN;
+        const double gmax = golden_grad_max(c, r);
+        const double scale = golden_row_scale(c, r, ref.n_kept);
+        const double base =
+            bound_grad(gmax, scale, ref.a, ref.b) + fabs(scale) * ref.A * FLUSH + SUBN;
         const uint16_t *torch16 = (gd == LSCE_DTYPE_BF16 ? c->grad_bf16 : c->grad_f16) + r * V;
         for (int64_t j = 0; j < V; j++) {
             double got;
@@ -313,19 +269,19 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
             if (isnan(want)) {
                 const int quiet = gd == LSCE_DTYPE_F32 ? isnan(got) : ref_is_quiet_nan16(h, gd);
                 if (!quiet)
-                    failf(&k, "gradient row %lld col %lld: %.9g, want a quiet NaN", (long long)r,
-                          (long long)j, got);
+                    golden_failf(&k, "gradient row %lld col %lld: %.9g, want a quiet NaN",
+                                 (long long)r, (long long)j, got);
                 continue;
             }
             double B = base;
             if (entry == GOLDEN_BACKWARD && isfinite(c->row_lse[r]))
-                B += bound_backward_extra(c->row_lse[r], A, scale,
+                B += bound_backward_extra(c->row_lse[r], ref.A, scale,
                                           exp(ref_decode(c->logits16[r * V + j], ldt) -
                                               c->row_lse[r]));
             if (gd == LSCE_DTYPE_F32) {
-                if (!close_enough(got, want, B))
-                    failf(&k, "gradient row %lld col %lld: %.9g, want %.17g ± %.3g",
-                          (long long)r, (long long)j, got, want, B);
+                if (!golden_close(got, want, B))
+                    golden_failf(&k, "gradient row %lld col %lld: %.9g, want %.17g ± %.3g",
+                                 (long long)r, (long long)j, got, want, B);
                 s->n++;
                 s->exact += (double)(float)want == got;
                 if (fabs(got - want) / B > s->max_share)
@@ -336,18 +292,18 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
                                            (ref_round(want - B, gd) <= got &&
                                             got <= ref_round(want + B, gd)));
             if (!ok)
-                failf(&k, "gradient row %lld col %lld: %.9g (0x%04x), want %.17g ± %.3g (+ half "
-                          "an ulp)",
-                      (long long)r, (long long)j, got, h, want, B);
+                golden_failf(&k, "gradient row %lld col %lld: %.9g (0x%04x), want %.17g ± %.3g "
+                                 "(+ half an ulp)",
+                             (long long)r, (long long)j, got, h, want, B);
             /* PyTorch's own rounding, within one ulp (widened by the fp32 bound) */
             const double t = ref_decode(torch16[j], gd);
             const int64_t o = ord16(h);
             const int64_t lo = ord16(ref_f64_to_16(t - B, gd)) - 1;
             const int64_t hi = ord16(ref_f64_to_16(t + B, gd)) + 1;
             if (isnan(t) || o < lo || o > hi)
-                failf(&k, "gradient row %lld col %lld: %.9g (0x%04x), PyTorch's rounding %.9g "
-                          "(0x%04x) ± %.3g ± 1 ulp",
-                      (long long)r, (long long)j, got, h, t, torch16[j], B);
+                golden_failf(&k, "gradient row %lld col %lld: %.9g (0x%04x), PyTorch's rounding "
+                                 "%.9g (0x%04x) ± %.3g ± 1 ulp",
+                             (long long)r, (long long)j, got, h, t, torch16[j], B);
             /* statistics */
             const double ulp = ref_ulp(want, gd);
             const int64_t dist = llabs(o - ord16(ref_f64_to_16(want, gd)));
@@ -370,24 +326,25 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
     }
 
     if (have_result) {
-        if (res.n_tokens != n_kept || res.denominator != (double)n_kept ||
-            res.n_correct != n_correct)
-            failf(&k, "n_tokens %lld, denominator %g, n_correct %lld; want %lld, %lld, %lld "
-                      "(torch.argmax of the upcast rows)",
-                  (long long)res.n_tokens, res.denominator, (long long)res.n_correct,
-                  (long long)n_kept, (long long)n_kept, (long long)n_correct);
+        if (res.n_tokens != ref.n_kept || res.denominator != (double)ref.n_kept ||
+            res.n_correct != ref.n_correct)
+            golden_failf(&k, "n_tokens %lld, denominator %g, n_correct %lld; want %lld, %lld, %lld "
+                             "(torch.argmax of the upcast rows)",
+                         (long long)res.n_tokens, res.denominator, (long long)res.n_correct,
+                         (long long)ref.n_kept, (long long)ref.n_kept, (long long)ref.n_correct);
         const int mean = c->opts.reduction == LSCE_REDUCTION_MEAN;
-        if (n_kept > 0) {
-            const double lt = mean ? loss_tol / (double)n_kept : loss_tol;
-            if (!close_enough(res.loss, c->loss, lt))
-                failf(&k, "loss %.17g, want %.17g (tol %.3g)", res.loss, c->loss, lt);
-            if (!close_enough(res.nll_sum, nll_sum, nll_tol))
-                failf(&k, "nll_sum %.17g, want %.17g (tol %.3g)", res.nll_sum, nll_sum, nll_tol);
+        if (ref.n_kept > 0) {
+            const double lt = mean ? ref.loss_tol / (double)ref.n_kept : ref.loss_tol;
+            if (!golden_close(res.loss, c->loss, lt))
+                golden_failf(&k, "loss %.17g, want %.17g (tol %.3g)", res.loss, c->loss, lt);
+            if (!golden_close(res.nll_sum, ref.nll_sum, ref.nll_tol))
+                golden_failf(&k, "nll_sum %.17g, want %.17g (tol %.3g)", res.nll_sum, ref.nll_sum,
+                             ref.nll_tol);
             /* issue 4: 1e-5 relative where the mean row value is ≥ 0.5 */
-            const double per_row_loss = fabs(c->loss) / (mean ? 1.0 : (double)n_kept);
-            const double per_row_nll = fabs(nll_sum) / (double)n_kept;
+            const double per_row_loss = fabs(c->loss) / (mean ? 1.0 : (double)ref.n_kept);
+            const double per_row_nll = fabs(ref.nll_sum) / (double)ref.n_kept;
             const double pairs[2][3] = {{res.loss, c->loss, per_row_loss},
-                                        {res.nll_sum, nll_sum, per_row_nll}};
+                                        {res.nll_sum, ref.nll_sum, per_row_nll}};
             for (int q = 0; q < 2; q++) {
                 const double got = pairs[q][0], want = pairs[q][1];
                 if (!isfinite(want) || pairs[q][2] < 0.5)
@@ -396,11 +353,11 @@ int golden_half_check(const golden_case *c, lsce_isa isa, golden_entry entry,
                 if (rel > worst_loss_rel)
                     worst_loss_rel = rel;
                 if (!(rel <= 1e-5))
-                    failf(&k, "%s %.17g, want %.17g: relative error %.3g > 1e-5",
-                          q ? "nll_sum" : "loss", got, want, rel);
+                    golden_failf(&k, "%s %.17g, want %.17g: relative error %.3g > 1e-5",
+                                 q ? "nll_sum" : "loss", got, want, rel);
             }
         } else if (res.loss != 0.0 || res.nll_sum != 0.0) {
-            failf(&k, "no kept row: loss %.9g, nll_sum %.9g, want 0", res.loss, res.nll_sum);
+            golden_failf(&k, "no kept row: loss %.9g, nll_sum %.9g, want 0", res.loss, res.nll_sum);
         }
     }
 

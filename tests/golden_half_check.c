@@ -11,12 +11,6 @@
 
 #include "golden_half.h"
 
-static void print_fail(void *ctx, const char *message)
-{
-    (void)ctx;
-    fprintf(stderr, "FAIL %s\n", message);
-}
-
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : golden_half_dir();
@@ -29,7 +23,7 @@ int main(int argc, char **argv)
     long passed = 0, failed = 0, tables = 0;
     for (int64_t i = 0; i < set.n; i++) {
         tables += (set.cases[i].flags & GOLDEN_FLAG_CONVERSION_TABLE) != 0;
-        if (golden_half_conversions(&set.cases[i], print_fail, NULL, 5))
+        if (golden_half_conversions(&set.cases[i], golden_print_fail, NULL, 5))
             failed++;
         else
             passed++;
@@ -54,7 +48,7 @@ int main(int argc, char **argv)
                         continue;
                     runs++;
                     if (golden_half_check(c, (lsce_isa)isa, (golden_entry)e, (lsce_dtype)gd,
-                                          print_fail, NULL, 5))
+                                          golden_print_fail, NULL, 5))
                         isa_failed++;
                     else
                         passed++;

@@ -2,7 +2,8 @@
  * Golden vectors of the objective options (issue #3) from PyTorch
  * (tests/gen_golden_options.py → tests/golden_options/golden.bin): the reader and the checker used
  * by tests/golden_options_check.c (plain C: builds without Criterion). The entry points are run
- * through golden.c's golden_call; the tolerances are derived at the top of golden_options.c.
+ * through golden.c's golden_call; the tolerances are derived at the top of
+ * golden_options_bounds.c (the reduced ones at the top of golden_options.c).
  */
 #ifndef LSCE_TESTS_GOLDEN_OPTIONS_H
 #define LSCE_TESTS_GOLDEN_OPTIONS_H
@@ -46,9 +47,9 @@ int gopt_load(const char *dir, gopt_set *set, char *err, size_t err_size);
 void gopt_free(gopt_set *set);
 
 /* Runs one entry point with one variant on one case and compares every output (tolerances:
- * golden_options.c). Returns the number of failed checks; each is reported through fail (may be
- * NULL), at most max_reports per call. *compared (may be NULL) gets the number of values
- * compared. */
+ * golden_options_bounds.c, golden_options.c). Returns the number of failed checks; each is
+ * reported through fail (may be NULL), at most max_reports per call. *compared (may be NULL)
+ * gets the number of values compared. */
 int gopt_check(const gopt_case *c, lsce_isa isa, golden_entry entry, golden_fail_fn fail,
                void *ctx, int max_reports, long *compared);
 

@@ -22,7 +22,19 @@ static void print_fail(void *ctx, const char *message)
     fail_ctx *f = ctx;
     if (strstr(message, "status 4 "))
         f->option_unsupported++;
-    fprintf(stderr, "FAIL %s\n", message);
+    golden_print_fail(NULL, message);
+}
+
+typedef struct run_ctx {
+    const gopt_set *set;
+    fail_ctx *fails;
+    long compared;
+} run_ctx;
+
+static int check(void *arg, int64_t i, lsce_isa isa, golden_entry entry)
+{
+    run_ctx *rc = arg;
+    return gopt_check(&rc->set->cases[i], isa, entry, print_fail, rc->fails, 5, &rc->compared);
 }
 
 int main(int argc, char **argv)
@@ -34,26 +46,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "golden_options_check: %s\n", err);
         return 2;
     }
-    long passed = 0, failed = 0, compared = 0;
+    long passed = 0;
     fail_ctx fctx = {0};
     const int gaps = gopt_coverage(&set, print_fail, &fctx);
-    for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++) {
-        if (!lsce_isa_supported((lsce_isa)isa))
-            continue;
-        long isa_failed = 0;
-        for (int e = 0; e < GOLDEN_ENTRY_COUNT_; e++)
-            for (int64_t i = 0; i < set.n; i++) {
-                if (gopt_check(&set.cases[i], (lsce_isa)isa, (golden_entry)e, print_fail, &fctx,
-                               5, &compared))
-                    isa_failed++;
-                else
-                    passed++;
-            }
-        failed += isa_failed;
-        printf("%-7s %lld cases x %d entry points: %ld failed\n",
-               lsce_isa_to_string((lsce_isa)isa), (long long)set.n, GOLDEN_ENTRY_COUNT_,
-               isa_failed);
-    }
+    run_ctx rc = {&set, &fctx, 0};
+    const long failed = golden_each_variant(set.n, check, &rc, &passed);
+    const long compared = rc.compared;
     gopt_free(&set);
     gopt_report(stdout);
     int worst = 0;
