@@ -68,10 +68,10 @@
  * Threads: every entry point is reentrant. The only global state is the dispatch table, set up
  * once (pthread_once) and the variant chosen by lsce_set_isa (an atomic).
  *
- * Memory: lsce_forward_backward allocates one scratch row of V floats per call (two with softcap
- * or a confidence penalty), freed before it returns; lsce_forward and lsce_backward allocate
- * nothing, except one row of V floats (ω's off-target part) when both class_weight and prior
- * are given. lsce_backward with a confidence penalty reads each row twice (H is not saved).
+ * Memory: lsce_forward_backward allocates one scratch row of V floats per call (one more each
+ * for softcap and a confidence penalty), freed before it returns; lsce_forward and lsce_backward
+ * allocate nothing, except one row of V floats (ω's off-target part, also in the fused call)
+ * when both class_weight and prior are given. lsce_backward with a confidence penalty reads each row twice (H is not saved).
  * Nothing else allocates.
  */
 #ifndef LSCE_H
