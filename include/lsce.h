@@ -46,16 +46,17 @@
  *     per chain before the sums are folded into double: relative error ≤ 1.2e-6.
  *   - loss of a row (A = Σ_c q_c): |error| ≤ 2.6e-6·A + 1.3e-6·|loss| — an absolute term because
  *     a confident row's loss log d ≈ d − 1 is far smaller than d (PyTorch's fp32 path has the
- *     same property); nll likewise with A = 1.
+ *     same property); nll likewise with A = 1. When q_y < q_c (others or seed near ε = 1) the
+ *     target's term cancels part of b·Σ(x − max): add 1.3e-6·(q_c − q_y)·|x_y − max|.
  *   - gradient of a row (scale g): |error of grad_c| ≤ 2.6e-6·(max_c |grad_c| + |g|·max(q_y, q_c))
  *     (the second term: A·p_c − q_c cancels when p ≈ q).
  *   - lsce_backward recomputes p from the saved fp32 row_lse: add |lse|·u to p's relative error.
  *   - Range: finite logits of one row must span less than FLT_MAX/65 (≈ 5e36): the SIMD sums of
  *     x − max run in fp32 lanes and would overflow to −inf (the smoothed loss then reads +inf).
  *   - objective options: t carries a relative error δ_t ≤ 2u (logit scale: s rounded to fp32,
- *     then the product) or ≤ 8u (softcap: k = s/c and k·x rounded, ≤ 2u, which tanh does not
+ *     then the product) or ≤ 9u (softcap: k = s/c and k·x rounded, ≤ 2u, which tanh does not
  *     amplify; tanh within 2.25 ulp ≤ 4.5u, measured over every float in [0, 64] in
- *     tests/test_tanh.c; c·tanh rounded). To first order the loss then gains
+ *     tests/test_tanh.c; c rounded to fp32 and c·tanh rounded). To first order the loss then gains
  *     ≤ δ_t·Σ_c |t_c·∂loss/∂t_c| (≤ 2δ_t·max|t|·Ω for the cross-entropy part) and each p_c a
  *     relative ≤ 2δ_t·max_c |t_c|. The softcap chain rule s·v·(2 − v), v within 3.9 ulp of
  *     1 − |tanh y|, is within ≤ 10u of s·(1 − tanh² y) for the fp32 y = k·x; y's own rounding
