@@ -198,10 +198,9 @@ static lsce_status plan_objective(const call *c, plan *p)
         p->b = eps / Vd;
         break;
     }
-    double w_sum = Vd, u_sum = 1.0;
-    if (o->class_weight && !check_weights(o->class_weight, V, &w_sum))
-        return LSCE_ERR_OPTION;
-    if (o->prior && (!check_weights(o->prior, V, &u_sum) || !(fabs(u_sum - 1.0) <= 1e-4)))
+    double w_sum = Vd, u_sum = 1.0; /* the arrays were judged by lsce_prepare: only their sums */
+    if ((o->class_weight && !check_weights(o->class_weight, V, &w_sum)) ||
+        (o->prior && !check_weights(o->prior, V, &u_sum)))
         return LSCE_ERR_OPTION;
     p->w = o->class_weight;
     p->u = o->prior;
@@ -270,6 +269,11 @@ lsce_status lsce_prepare(const call *c, plan *p)
         return LSCE_ERR_SHAPE;
     if (o->calibration_bins > 0 && !o->calibration) /* every entry point: the same options */
         return LSCE_ERR_NULL;
+    /* the class arrays are judged even when there is no row to use them on */
+    double sum;
+    if ((o->class_weight && !check_weights(o->class_weight, c->vocab, &sum)) ||
+        (o->prior && (!check_weights(o->prior, c->vocab, &sum) || !(fabs(sum - 1.0) <= 1e-4))))
+        return LSCE_ERR_OPTION;
     const int writes_bins = o->calibration_bins > 0 && c->mode != 2; /* not lsce_backward */
     if (c->rows == 0)
         return LSCE_OK;

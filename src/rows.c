@@ -143,12 +143,11 @@ static int64_t row_argmax(const lsce_kernels *k, const plan *p, int dt, const vo
         return begin + k->row_find[dt]((const char *)x + (size_t)begin * lsce_dtype_size(dt), n,
                                        st->max);
     float local_t[LSCE_CHUNK];
-    if (!t_row) {
+    const float *t_chunk = t_row ? t_row + begin : local_t;
+    if (!t_row)
         k->row_transform[dt]((const char *)x + (size_t)begin * lsce_dtype_size(dt), n, &p->tf,
                              local_t, NULL);
-        t_row = local_t - begin;
-    }
-    return begin + k->row_find[LSCE_DTYPE_F32](t_row + begin, n, st->max);
+    return begin + k->row_find[LSCE_DTYPE_F32](t_chunk, n, st->max);
 }
 
 /* Σ_{c ≠ y} β_c·(t_c − max): the linear term without the target, for the rare row whose target

@@ -299,3 +299,19 @@ Test(errors, adjacent_buffers_are_not_aliases)
                      lsce_isa_to_string(isa));
     }
 }
+
+/* Invalid class arrays are judged even by a call with no rows (V of them exist either way). */
+Test(errors, class_arrays_judged_with_no_rows)
+{
+    const float bad_weight[3] = {1.0f, -1.0f, 1.0f}, bad_prior[3] = {0.5f, 0.5f, 0.5f};
+    lsce_options o;
+    lsce_options_default(&o);
+    for (int which = 0; which < 2; which++) {
+        o.class_weight = which == 0 ? bad_weight : NULL;
+        o.prior = which == 1 ? bad_prior : NULL;
+        cr_expect_eq(lsce_forward(&o, 0, 3, NULL, 3, NULL, NULL, NULL, NULL), LSCE_ERR_OPTION);
+        cr_expect_eq(lsce_forward_backward(&o, 0, 3, NULL, 3, NULL, NULL, NULL, 3, NULL, NULL, NULL),
+                     LSCE_ERR_OPTION);
+        cr_expect_eq(lsce_backward(&o, 0, 3, NULL, 3, NULL, NULL, NULL, NULL, 3), LSCE_ERR_OPTION);
+    }
+}
