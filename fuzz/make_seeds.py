@@ -5,9 +5,12 @@
 
 kernels/: inputs in fuzz_kernels.c's layout (see decode_case there): a few shapes around the SIMD
 widths and the 4096-element chunk, every dtype pair, convention, reduction, and logits with each
-special value. Files named finding_* are inputs the fuzzer found, kept as regression seeds. npy/: byte 0 says what the caller accepts (bits 0-3 dtypes f4 i4 i8 f2, bits 4-5
-ndim), then a file: valid ones of each version and dtype, and the hostile headers the CLI test
-checks by hand (tools/test_cli.sh).
+special value. Files named finding_* are inputs the fuzzer found, kept as regression seeds. options/: inputs in
+fuzz_options.c's layout: each objective option alone (several values each, tiny and huge), all of
+them at once per dtype pair, around the SIMD widths and the chunk, hostile logits, −inf at the
+zero-weight classes, and each invalid option value. npy/: byte 0 says what the caller accepts
+(bits 0-3 dtypes f4 i4 i8 f2, bits 4-5 ndim), then a file: valid ones of each version and dtype,
+and the hostile headers the CLI test checks by hand (tools/test_cli.sh).
 """
 import os
 import random
@@ -53,6 +56,84 @@ def kernels_seeds(rng):
     for d in range(10):
         seeds[f"defect_{d + 1}"] = kernels_seed(3, 20, 0x09, 1, 1, 0, 0, 0xA0 + d, 3, d % 9,
                                                 [1, 2, 3], plain(63))
+    return seeds
+
+
+def options_seed(rows, vocab_code, targets, logits, pads=0, opt=0, eps=1, ig=0, dtypes=0, mag=3,
+                 on=0, cw=0, prior=0, rw=0, z=0, s=0, c=0, beta=0, bins=0, invalid=0):
+    head = bytes([rows, vocab_code & 0xFF, vocab_code >> 8, pads, opt, eps, ig, dtypes, mag, on,
+                  cw, prior, rw, z, s, c, beta, bins, invalid])
+    return head + bytes(targets) + bytes(logits)
+
+
+# fuzz_options.c's option mask (byte 9)
+CW, PRIOR, RW, Z, S, C, BETA, BINS = (1 << i for i in range(8))
+ALL = 0xFF
+
+
+def options_seeds(rng):
+    seeds = {}
+    plain = lambda n: bytes(rng.randrange(0, 0xF0) for _ in range(n))
+    t3 = [1, 0x85, 3]  # three kept rows, one far class, grad_output 1, 1, 1
+    # Nothing on (the plain sweeps through the options target), then each option alone.
+    seeds["plain"] = options_seed(3, 32, t3, plain(99))
+    for style in (1, 0x0A, 0x2A, 0x1D, 0x13):  # random, half zeros, half zeros −inf, 15/16 zeros
+        seeds[f"class_weight_{style:02x}"] = options_seed(3, 40, t3, plain(123), on=CW, cw=style,
+                                                          eps=3)
+    for fam in range(8):  # uniform, random, zeros, one-hot, two, Zipf, tiny, sum off by 5e-5
+        seeds[f"prior_{fam}"] = options_seed(2, 16 + fam, [2, 0x8A], plain(50), on=PRIOR,
+                                             prior=fam | (0x28 if fam == 2 else 0), eps=1 + fam % 4,
+                                             opt=9 * (fam & 1))
+    seeds["row_weight_zeros"] = options_seed(6, 20, [1, 2, 3, 4, 5, 6], plain(126), on=RW,
+                                             rw=0x0A, opt=3)
+    for i, zb in enumerate((3, 4, 6, 7)):  # z = 1, 10, 1e-30, 1e3
+        seeds[f"z_loss_{i}"] = options_seed(3, 24, t3, plain(75), on=Z, z=zb, opt=i % 3 * 3)
+    for i, sb in enumerate((0, 3, 5, 6, 0x90)):  # 2, 1e-3, 1e-30, 1e20, 1.05
+        seeds[f"logit_scale_{i}"] = options_seed(3, 36, t3, plain(111), on=S, s=sb)
+    for i, cb in enumerate((0, 5, 6, 7, 0x83)):  # 30, 1e-3, 1e-30, 1e30, 3.5
+        seeds[f"softcap_{i}"] = options_seed(3, 17, t3, plain(18) + SPECIALS + plain(20), on=C | S,
+                                             c=cb, s=i, mag=8 + i % 3)
+    for i, bb in enumerate((2, 5, 6, 0x81)):  # 1, 10, 100, 1/32
+        seeds[f"confidence_penalty_{i}"] = options_seed(3, 48, t3, plain(150), on=BETA, beta=bb,
+                                                        eps=i)
+    for i, nb in enumerate((0, 2, 5, 0x8F)):  # 1, 10, 1000, 106 bins
+        seeds[f"calibration_{i}"] = options_seed(8, 30, [1, 2, 3, 4, 5, 6, 7, 0xC0],
+                                                 b"\xA0" + plain(250), on=BINS, bins=nb)
+    # Everything at once: small V, each dtype pair, around the vector widths, the chunk.
+    for dt in range(9):
+        seeds[f"all_dtypes_{dt // 3}_{dt % 3}"] = options_seed(
+            4, 40, [0x10, 0xC0, 0x85, 5], plain(170), pads=0x09, opt=4 + 9 * (dt & 1), eps=3,
+            ig=4, dtypes=dt, on=ALL, cw=0x0B, prior=0x0A, rw=0x01, z=1, s=0x90, c=0, beta=0,
+            bins=2)
+    for v in (1, 7, 16, 17, 65):
+        seeds[f"all_v{v}"] = options_seed(2, v - 1, [0, 0x80 | (v - 1)], plain(2 * v), on=ALL,
+                                          cw=2, prior=5, rw=1, z=2, s=1, c=2, beta=1, bins=3,
+                                          opt=v % 9, eps=v)
+    seeds["all_chunk_4096"] = options_seed(2, 0x8000 | 40, [7, 0x8F], plain(500), pads=0x3F, on=ALL,
+                                           cw=1, prior=1, rw=1, z=0, s=0, c=0, beta=1, bins=2,
+                                           eps=130)
+    seeds["all_chunk_8192"] = options_seed(1, 0xC000 | 41, [0x81], plain(300), on=ALL & ~PRIOR,
+                                           cw=0x09, rw=1, z=2, s=0x88, c=1, beta=0, bins=4, opt=16,
+                                           dtypes=8)
+    seeds["softcap_chunk_4096"] = options_seed(1, 0x8000 | 50, [3], plain(400), on=C | BETA, c=3,
+                                               beta=2, dtypes=4)
+    # Hostile logits under every option; −inf at the zero-weight classes; "others" at ε = 1.
+    raw = b"".join(b"\xFE" + struct.pack("<f", f) for f in (3.0e38, -2.5e-42, 7.0, -1e-38))
+    seeds["all_specials"] = options_seed(4, 25, [1, 2, 3, 4], SPECIALS + raw + SPECIALS[::-1] +
+                                         plain(40), on=ALL, cw=0x0B, prior=0x02, rw=6, z=1, s=1,
+                                         c=0, beta=2, bins=3, eps=1)
+    seeds["neginf_zero_weights"] = options_seed(3, 50, t3, plain(153), on=CW | PRIOR | BETA | Z,
+                                                cw=0x2A, prior=0x2A, beta=2, z=0, eps=3, opt=9)
+    seeds["others_eps1_weights"] = options_seed(3, 9, t3, plain(30), on=CW | RW, cw=1, rw=1,
+                                                opt=1 + 9, eps=2)
+    seeds["none_grad_output"] = options_seed(5, 60, [0x00, 0x08, 0x10, 0x18, 0x20], plain(305),
+                                             opt=6, ig=4, on=RW | Z | BETA, rw=0x09, z=2, beta=0)
+    # Each invalid option value once (byte 18 ≥ 0xA0), some variations.
+    for k in range(15):
+        for sub in (0, 1) if k < 2 else (0,):
+            seeds[f"invalid_{k}_{sub}"] = options_seed(3, 20, t3, plain(63), on=ALL & ~PRIOR,
+                                                       cw=1, rw=1, z=1, s=0, c=0, beta=0, bins=0,
+                                                       invalid=0xA0 + k + 15 * sub, dtypes=k % 9)
     return seeds
 
 
@@ -112,4 +193,5 @@ def write(kind, seeds):
 
 if __name__ == "__main__":
     write("kernels", kernels_seeds(random.Random(20261129)))
+    write("options", options_seeds(random.Random(20261130)))
     write("npy", npy_seeds())

@@ -5,8 +5,10 @@
 #   2. tsan   a ThreadSanitizer build running tests/test_concurrency
 #   3. valgrind  `lsce demo --rows 64 --vocab 4096` and tests/golden_check under memcheck
 #                (valgrind has no AVX-512: the scalar and AVX2 variants run there)
-#   4. fuzz   fuzz/run.sh: the libFuzzer targets replay the seed corpus, then fuzz for
-#             LSCE_FUZZ_SECONDS (default 60) each, both at once
+#   4. fuzz   fuzz/run.sh: the libFuzzer targets (kernels: the plain loss against the oracle;
+#             options: the objective options, SIMD against scalar; npy: the .npy reader) replay
+#             the seed corpus, then fuzz two at a time: kernels and options for
+#             LSCE_FUZZ_SECONDS (default 60) at once, then npy for half that (90 s in all)
 # Usage: bash scripts/reliability.sh [asan|tsan|valgrind|fuzz ...]   (default: all four)
 # Prints one line per step and a closing "N passed, N failed"; exits 1 if any step failed.
 set -uo pipefail
