@@ -67,7 +67,8 @@
  *     gradient adds half an ulp of its dtype (the single rounding of the fp32 value).
  *
  * Threads: every entry point is reentrant. The only global state is the dispatch table, set up
- * once (pthread_once) and the variant chosen by lsce_set_isa (an atomic).
+ * once (pthread_once) and the variant chosen by lsce_set_isa (an atomic). Calibration bins are an
+ * output: concurrent calls need their own (and sum them afterwards).
  *
  * Memory: lsce_forward_backward allocates one scratch row of V floats per call (one more each
  * for softcap and a confidence penalty), freed before it returns; lsce_forward and lsce_backward

@@ -7,12 +7,14 @@
  *           function has run in this process before: their first calls race the dispatch
  *           initialisation, each thread starting with a different entry point (the metadata
  *           queries, lsce_set_isa, every computing entry point, forced and automatic variants,
- *           f32 and 16-bit dtypes, in place). The race runs in CHILDREN forked fresh processes
- *           and then in this one.
+ *           f32 and 16-bit dtypes, in place, the objective options with shared class/row
+ *           weight arrays and per-call calibration bins). The race runs in CHILDREN forked fresh
+ *           processes and then in this one. Every job on a variant this CPU runs must succeed
+ *           (an error would be deterministic too, and prove nothing).
  *   flip    one thread switches lsce_set_isa between the variants while the others compute:
  *           forced variants (opts.isa) must not notice, LSCE_ISA_AUTO calls must give the result
  *           of one of the variants.
- * Every result — status, gradient (padding included), row_loss, row_lse, lsce_result — is
+ * Every result — status, gradient (padding included), row_loss, row_lse, lsce_result, bins — is
  * hashed and must equal bit for bit the result of the same call made serially afterwards.
  * Exit status 0 when all agree; each disagreement is printed.
  */
@@ -48,13 +50,17 @@ typedef struct config {
     int64_t ignore_index;
     lsce_dtype in_dt, out_dt;
     int pass_grad_output;
+    int objective; /* 0: none; 1: every objective option (general sweeps, softcap, bins);
+                      2: class weights + prior + z-loss + row weights */
 } config;
 
 static const config configs[] = {
-    {LSCE_CONV_UNIFORM, LSCE_REDUCTION_MEAN, 0.1, 0, -100, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 0},
-    {LSCE_CONV_OTHERS, LSCE_REDUCTION_NONE, 0.3, 1, -100, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 1},
-    {LSCE_CONV_SEED, LSCE_REDUCTION_SUM, 1.0, 0, 0, LSCE_DTYPE_BF16, LSCE_DTYPE_BF16, 1},
-    {LSCE_CONV_UNIFORM, LSCE_REDUCTION_MEAN, 0.0, 0, -100, LSCE_DTYPE_F16, LSCE_DTYPE_F32, 1},
+    {LSCE_CONV_UNIFORM, LSCE_REDUCTION_MEAN, 0.1, 0, -100, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 0, 0},
+    {LSCE_CONV_OTHERS, LSCE_REDUCTION_NONE, 0.3, 1, -100, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 1, 0},
+    {LSCE_CONV_SEED, LSCE_REDUCTION_SUM, 1.0, 0, 0, LSCE_DTYPE_BF16, LSCE_DTYPE_BF16, 1, 0},
+    {LSCE_CONV_UNIFORM, LSCE_REDUCTION_MEAN, 0.0, 0, -100, LSCE_DTYPE_F16, LSCE_DTYPE_F32, 1, 0},
+    {LSCE_CONV_UNIFORM, LSCE_REDUCTION_MEAN, 0.1, 1, -100, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 1, 1},
+    {LSCE_CONV_UNIFORM, LSCE_REDUCTION_NONE, 0.2, 0, -100, LSCE_DTYPE_BF16, LSCE_DTYPE_BF16, 1, 2},
 };
 #define CONFIGS (int)(sizeof configs / sizeof configs[0])
 
@@ -81,8 +87,10 @@ static job job_of(int index)
 
 static float logits_f32[EXTENT];
 static uint16_t logits_16[EXTENT]; /* the same values' top half: a bf16 and an f16 input */
-static int64_t targets[ROWS];
+static int64_t targets[ROWS];          /* row 2 ignored with ignore_index −100 */
+static int64_t targets_ignore_0[ROWS]; /* the same with rows 0 and 2 ignored by ignore_index 0 */
 static float grad_output[ROWS];
+static float class_weight[VOCAB], prior[VOCAB], row_weight[ROWS]; /* shared by every thread */
 
 static void make_inputs(void)
 {
@@ -97,7 +105,13 @@ static void make_inputs(void)
     }
     for (int r = 0; r < ROWS; r++) {
         targets[r] = r == 2 ? -100 : (r * 997) % VOCAB;
+        targets_ignore_0[r] = r == 2 ? 0 : targets[r];
         grad_output[r] = 0.5f + (float)r;
+        row_weight[r] = 0.25f * (float)(r + 1);
+    }
+    for (int c = 0; c < VOCAB; c++) {
+        class_weight[c] = (float)(c % 7) * 0.25f;
+        prior[c] = 1.0f / VOCAB;
     }
 }
 
@@ -155,7 +169,23 @@ static uint64_t run_job(job j)
     o.logits_dtype = k->in_dt;
     o.grad_dtype = k->out_dt;
     o.isa = j.isa;
+    lsce_calibration_bin bins[10]; /* each call its own: bins are an output */
+    memset(bins, 0, sizeof bins);
+    if (k->objective) {
+        o.class_weight = class_weight;
+        o.prior = prior;
+        o.row_weight = row_weight;
+        o.z_loss = 1e-3;
+    }
+    if (k->objective == 1) {
+        o.logit_scale = 0.75;
+        o.softcap = 5.0;
+        o.confidence_penalty = 0.1;
+        o.calibration_bins = 10;
+        o.calibration = bins;
+    }
 
+    const int64_t *y = k->ignore_index == 0 ? targets_ignore_0 : targets;
     const void *x = k->in_dt == LSCE_DTYPE_F32 ? (const void *)logits_f32 : logits_16;
     const int in_place = j.e == E_FUSED_IN_PLACE || j.e == E_BACKWARD_IN_PLACE;
     const size_t grad_bytes = (size_t)EXTENT * dtype_size(in_place ? k->in_dt : k->out_dt);
@@ -180,28 +210,36 @@ static uint64_t run_job(job j)
     switch (j.e) {
     case E_FUSED:
     case E_FUSED_IN_PLACE:
-        st = lsce_forward_backward(&o, ROWS, VOCAB, x, STRIDE, targets, go, grad, STRIDE,
+        st = lsce_forward_backward(&o, ROWS, VOCAB, x, STRIDE, y, go, grad, STRIDE,
                                    row_loss, row_lse, &res);
         break;
     case E_FORWARD:
-        st = lsce_forward(&o, ROWS, VOCAB, x, STRIDE, targets, row_loss, row_lse, &res);
+        st = lsce_forward(&o, ROWS, VOCAB, x, STRIDE, y, row_loss, row_lse, &res);
         break;
     default: {
         /* Backward from a row_lse saved by the scalar variant: with LSCE_ISA_AUTO, two calls
          * could run two variants while lsce_set_isa flips, a mix no single variant gives. */
         lsce_options scalar = o;
         scalar.isa = LSCE_ISA_SCALAR;
-        st = lsce_forward(&scalar, ROWS, VOCAB, x, STRIDE, targets, NULL, row_lse, NULL);
+        st = lsce_forward(&scalar, ROWS, VOCAB, x, STRIDE, y, NULL, row_lse, NULL);
         if (st == LSCE_OK)
-            st = lsce_backward(&o, ROWS, VOCAB, x, STRIDE, targets, row_lse, go, grad, STRIDE);
+            st = lsce_backward(&o, ROWS, VOCAB, x, STRIDE, y, row_lse, go, grad, STRIDE);
         break;
     }
+    }
+    /* in place needs equal dtypes: the mixed config's in-place jobs are LSCE_ERR_ALIAS */
+    const lsce_status want = in_place && k->in_dt != k->out_dt ? LSCE_ERR_ALIAS : LSCE_OK;
+    if (st != want && (j.isa == LSCE_ISA_AUTO || lsce_isa_supported(j.isa))) {
+        fprintf(stderr, "test_concurrency: config %d, entry %d, variant %d: %s\n", j.config,
+                (int)j.e, (int)j.isa, lsce_strerror(st));
+        exit(1); /* every other job on a variant this CPU runs is a valid call */
     }
     uint64_t h = hash_bytes(0xcbf29ce484222325ull, &st, sizeof st);
     h = hash_bytes(h, grad, grad_bytes);
     h = hash_bytes(h, row_loss, ROWS * sizeof(float));
     h = hash_bytes(h, row_lse, ROWS * sizeof(float));
     h = hash_bytes(h, &res, sizeof res);
+    h = hash_bytes(h, bins, sizeof bins);
     free(grad);
     free(row_loss);
     free(row_lse);
