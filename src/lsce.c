@@ -184,7 +184,8 @@ static lsce_status check_aliasing(const call *c, size_t logits_bytes, size_t gra
 }
 
 /* The smoothing constants of the plan (see driver.h). */
-static lsce_status plan_objective(const call *c, plan *p)
+/* w_sum, u_sum: Σ of the class weights (V without) and of the prior (1 without), judged valid. */
+static lsce_status plan_objective(const call *c, plan *p, double w_sum, double u_sum)
 {
     const lsce_options *o = c->opts;
     const int64_t V = c->vocab;
@@ -198,10 +199,6 @@ static lsce_status plan_objective(const call *c, plan *p)
         p->b = eps / Vd;
         break;
     }
-    double w_sum = Vd, u_sum = 1.0; /* the arrays were judged by lsce_prepare: only their sums */
-    if ((o->class_weight && !check_weights(o->class_weight, V, &w_sum)) ||
-        (o->prior && !check_weights(o->prior, V, &u_sum)))
-        return LSCE_ERR_OPTION;
     p->w = o->class_weight;
     p->u = o->prior;
     if (o->prior) {
@@ -270,9 +267,9 @@ lsce_status lsce_prepare(const call *c, plan *p)
     if (o->calibration_bins > 0 && !o->calibration) /* every entry point: the same options */
         return LSCE_ERR_NULL;
     /* the class arrays are judged even when there is no row to use them on */
-    double sum;
-    if ((o->class_weight && !check_weights(o->class_weight, c->vocab, &sum)) ||
-        (o->prior && (!check_weights(o->prior, c->vocab, &sum) || !(fabs(sum - 1.0) <= 1e-4))))
+    double w_sum = (double)c->vocab, u_sum = 1.0;
+    if ((o->class_weight && !check_weights(o->class_weight, c->vocab, &w_sum)) ||
+        (o->prior && (!check_weights(o->prior, c->vocab, &u_sum) || !(fabs(u_sum - 1.0) <= 1e-4))))
         return LSCE_ERR_OPTION;
     const int writes_bins = o->calibration_bins > 0 && c->mode != 2; /* not lsce_backward */
     if (c->rows == 0)
@@ -307,7 +304,7 @@ lsce_status lsce_prepare(const call *c, plan *p)
         denominator += (o->row_weight ? (double)o->row_weight[r] : 1.0) *
                        (o->class_weight ? (double)o->class_weight[y] : 1.0);
     }
-    if ((st = plan_objective(c, p)) != LSCE_OK) {
+    if ((st = plan_objective(c, p, w_sum, u_sum)) != LSCE_OK) {
         lsce_plan_release(p);
         return st;
     }

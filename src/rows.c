@@ -164,14 +164,30 @@ static double off_target_linear(const lsce_kernels *k, const plan *p, int dt, co
     return sum;
 }
 
+/* The weights of a row with target y (driver.h): ω_y = β_y + α, Ω = Σ_c ω_c. */
+typedef struct target_weights {
+    double w_y, q_off_y;
+    double alpha;   /* the target's extra weight */
+    double omega_y; /* ω_y */
+    double omega;   /* Ω */
+} target_weights;
+
+static target_weights target_weights_of(const plan *p, int64_t y)
+{
+    target_weights tw;
+    tw.w_y = p->w ? (double)p->w[y] : 1.0;
+    tw.q_off_y = p->kappa * (p->u ? (double)p->u[y] : 1.0);
+    tw.alpha = p->alpha0 * tw.w_y;
+    tw.omega_y = tw.w_y * tw.q_off_y + tw.alpha;
+    tw.omega = p->beta_sum + tw.alpha;
+    return tw;
+}
+
 /* Everything about one kept row that the loss and the gradient share. */
 typedef struct row_terms {
     double d, log_d, lse;
-    double ty;      /* t_y − max (exact) */
-    double omega;   /* Ω = Σ_c ω_c */
-    double omega_y; /* ω_y = β_y + α */
-    double alpha;   /* the target's extra weight */
-    double w_y, q_off_y;
+    double ty;       /* t_y − max (exact) */
+    target_weights tw;
     double E_over_d; /* Σ p_c (t_c − max) */
 } row_terms;
 
@@ -182,11 +198,7 @@ static row_terms terms_of(const plan *p, const row_stats *rs, float t_y, int64_t
     rt.log_d = log_d_of(rs);
     rt.lse = (double)rs->max + rt.log_d;
     rt.ty = (double)t_y - (double)rs->max;
-    rt.w_y = p->w ? (double)p->w[y] : 1.0;
-    rt.q_off_y = p->kappa * (p->u ? (double)p->u[y] : 1.0);
-    rt.alpha = p->alpha0 * rt.w_y;
-    rt.omega_y = rt.w_y * rt.q_off_y + rt.alpha;
-    rt.omega = p->beta_sum + rt.alpha;
+    rt.tw = target_weights_of(p, y);
     rt.E_over_d = p->cp > 0.0 ? rs->E / rt.d : 0.0;
     return rt;
 }
@@ -201,19 +213,19 @@ static double row_loss_value(const lsce_kernels *k, const plan *p, int kl, int d
     double linear;
     if (rt->ty == -INFINITY && !isnan(rs->S)) {
         /* the target's terms are ω_y·(t_y − max), split as α + β_y */
-        if (rt->omega_y > 0.0)
+        if (rt->tw.omega_y > 0.0)
             linear = INFINITY;
-        else if (rt->alpha == 0.0)
+        else if (rt->tw.alpha == 0.0)
             linear = -S_beta; /* β_y = 0 too: S_beta has no target term */
         else
             linear = -off_target_linear(k, p, dt, x, V, y, rs->max);
     } else {
-        linear = (rt->alpha != 0.0 ? -rt->alpha * rt->ty : 0.0) - S_beta;
+        linear = (rt->tw.alpha != 0.0 ? -rt->tw.alpha * rt->ty : 0.0) - S_beta;
     }
-    double loss = rt->omega * rt->log_d + linear;
+    double loss = rt->tw.omega * rt->log_d + linear;
     if (kl)
-        loss += p->kl_base - rt->w_y * xlogx(rt->q_off_y) +
-                rt->w_y * xlogx(rt->q_off_y + p->alpha0);
+        loss += p->kl_base - rt->tw.w_y * xlogx(rt->tw.q_off_y) +
+                rt->tw.w_y * xlogx(rt->tw.q_off_y + p->alpha0);
     if (p->z > 0.0)
         loss += p->z * rt->lse * rt->lse;
     if (p->cp > 0.0)
@@ -294,7 +306,7 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, con
                            const row_terms *rt, double G, void *g)
 {
     const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
-    const double common = rt->omega + 2.0 * p->z * rt->lse - p->cp * rt->E_over_d;
+    const double common = rt->tw.omega + 2.0 * p->z * rt->lse - p->cp * rt->E_over_d;
     const double folded = p->softcap ? 1.0 : p->scale; /* ∂t/∂x when it is a constant */
     const double G_over_d = G / rt->d;
     for (int64_t kc = 0; kc < n_chunks; kc++) {
@@ -314,11 +326,11 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, con
     }
     /* K·p_y − ω_y; at the maximum p_y = 1/d, and the difference is formed from d − 1 */
     const double K = common + (p->cp > 0.0 ? p->cp * rt->ty : 0.0);
-    const double e_y = (double)s->e[y];
-    const double target = rt->ty == 0.0 ? ((K - rt->omega_y) - rt->omega_y * d_minus_1(rs)) / rt->d
+    const double e_y = (double)s->e[y], omega_y = rt->tw.omega_y;
+    const double target = rt->ty == 0.0 ? ((K - omega_y) - omega_y * d_minus_1(rs)) / rt->d
                           : e_y == 0.0 && isinf(K) && !isnan(rt->d)
-                              ? -rt->omega_y /* p_y = 0 where t_y = −inf: p·log p → 0 */
-                                        : K * s->w[y / LSCE_CHUNK] * e_y / rt->d - rt->omega_y;
+                              ? -omega_y /* p_y = 0 where t_y = −inf: p·log p → 0 */
+                              : K * s->w[y / LSCE_CHUNK] * e_y / rt->d - omega_y;
     lsce_store_from_f32(g, out_dt, y, (float)(G * target * chain_rule(p, x_y)));
 }
 
@@ -335,11 +347,8 @@ static void backward_gradient(const lsce_kernels *k, const plan *p, int in_dt, i
                                             GROUP_CHUNKS, NULL);
         H = log_d_of(&rs) - rs.E / d_of(&rs);
     }
-    const double w_y = p->w ? (double)p->w[y] : 1.0;
-    const double alpha = p->alpha0 * w_y;
-    const double omega = p->beta_sum + alpha;
-    const double omega_y = w_y * p->kappa * (p->u ? (double)p->u[y] : 1.0) + alpha;
-    const double common = omega + 2.0 * p->z * lse + p->cp * H;
+    const target_weights tw = target_weights_of(p, y);
+    const double common = tw.omega + 2.0 * p->z * lse + p->cp * H;
     const double folded = p->softcap ? 1.0 : p->scale;
     const float coef = (float)(folded * G * common), coef_t = (float)(folded * G * p->cp);
     const float bias = (float)(-folded * G * p->kappa), shift = (float)lse;
@@ -361,7 +370,7 @@ static void backward_gradient(const lsce_kernels *k, const plan *p, int in_dt, i
     }
     const double K = common + (p->cp > 0.0 ? p->cp * ((double)t_y - lse) : 0.0);
     /* p_y = 0 where t_y = −inf: p·log p → 0 */
-    const double target = p_y == 0.0 && isinf(K) ? -omega_y : K * p_y - omega_y;
+    const double target = p_y == 0.0 && isinf(K) ? -tw.omega_y : K * p_y - tw.omega_y;
     lsce_store_from_f32(g, out_dt, y, (float)(G * target * chain_rule(p, x_y)));
 }
 
