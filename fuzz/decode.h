@@ -55,4 +55,18 @@ static inline int64_t decode_vocab(unsigned v)
     return ((v & 0x4000) ? 8192 : 4096) - 40 + (int64_t)(v % 80);
 }
 
+/* The shape bytes both kernel targets start with: rows (% max_rows + 1, at most 2 past V = 4000),
+ * V (two bytes), then the paddings of the logits and gradient strides (3 bits each). */
+static inline void decode_shape(fuzz_bytes *in, int max_rows, int64_t *rows, int64_t *V,
+                                int64_t *ls, int64_t *gs)
+{
+    *rows = fuzz_take(in) % (max_rows + 1);
+    *V = decode_vocab(fuzz_take16(in));
+    if (*V > 4000 && *rows > 2)
+        *rows = 2;
+    const unsigned pads = fuzz_take(in);
+    *ls = *V + (pads & 7);
+    *gs = *V + ((pads >> 3) & 7);
+}
+
 #endif /* LSCE_FUZZ_DECODE_H */

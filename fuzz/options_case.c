@@ -100,13 +100,7 @@ void decode_case(const uint8_t *data, size_t size, fuzz_case *c)
 {
     fuzz_bytes in = {data, size};
     memset(c, 0, sizeof *c);
-    c->rows = fuzz_take(&in) % (MAX_ROWS + 1);
-    c->V = decode_vocab(fuzz_take16(&in));
-    if (c->V > 4000 && c->rows > 2)
-        c->rows = 2;
-    const unsigned pads = fuzz_take(&in);
-    c->ls = c->V + (pads & 7);
-    c->gs = c->V + ((pads >> 3) & 7);
+    decode_shape(&in, MAX_ROWS, &c->rows, &c->V, &c->ls, &c->gs);
     lsce_options *o = &c->o;
     lsce_options_default(o);
     const unsigned opt = fuzz_take(&in);
