@@ -201,7 +201,8 @@ static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_e
     for (int64_t c = 0; c < n; c++) {
         const int64_t k = c / LSCE_CHUNK;
         const float t = sx->t ? sx->t[c] : 0.0f;
-        const float e = e_in ? e_in[c] : expf(t - sx->shift[k]);
+        const float arg = t - sx->shift[k]; /* ≤ 0 but for a saved lse from another variant */
+        const float e = e_in ? e_in[c] : expf(arg > 0.0f ? 0.0f : arg);
         float inner = fmaf(e, sx->coef[k], sx->beta ? sx->bias * sx->beta[c] : sx->bias);
         if (sx->coef_t && e != 0.0f)
             inner = fmaf(sx->coef_t[k], e * (t - sx->shift[k]), inner);
