@@ -352,7 +352,9 @@ static void backward_gradient(const lsce_kernels *k, const plan *p, int in_dt, i
     const double folded = p->softcap ? 1.0 : p->scale;
     const float coef = (float)(folded * G * common), coef_t = (float)(folded * G * p->cp);
     const float bias = (float)(-folded * G * p->kappa), shift = (float)lse;
-    const double p_y = exp((double)t_y - lse);
+    /* t_y may exceed a saved lse from another variant (or the caller) by ulps: p_y ≤ 1, NaN kept */
+    const double arg_y = (double)t_y - lse;
+    const double p_y = exp(arg_y > 0.0 ? 0.0 : arg_y);
     if (p->general) {
         float t_buf[LSCE_CHUNK], v_buf[LSCE_CHUNK];
         const size_t in_size = lsce_dtype_size(in_dt), out_size = lsce_dtype_size(out_dt);

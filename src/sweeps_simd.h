@@ -329,10 +329,13 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
 {
     const vf vc = vf_set1(coef), vb = vf_set1(bias), s = vf_set1(shift);
 #define READ_AHEAD(j) prefetch_l1((const char *)x + (size_t)(j) * elem_size(in) + EXPSCALE_AHEAD_BYTES)
-#define EXPSCALE(j) vf_fma(vf_exp_neg(vf_sub(load_vec(x, j, in), s)), vc, vb)
-#define EXPSCALE_TAIL(j, m) vf_fma(vf_exp_neg(vf_sub(load_tail(x, j, m, shift, in), s)), vc, vb)
+    const vf zero = vf_zero(); /* x − lse ≤ 0 but for an lse saved elsewhere: p ≤ 1, NaN kept */
+#define P_OF(arg) vf_exp_neg(vf_select_lt(zero, arg, zero, arg))
+#define EXPSCALE(j) vf_fma(P_OF(vf_sub(load_vec(x, j, in), s)), vc, vb)
+#define EXPSCALE_TAIL(j, m) vf_fma(P_OF(vf_sub(load_tail(x, j, m, shift, in), s)), vc, vb)
     GRAD_LOOP(EXPSCALE, EXPSCALE_TAIL, READ_AHEAD);
 #undef READ_AHEAD
+#undef P_OF
 #undef EXPSCALE
 #undef EXPSCALE_TAIL
 }

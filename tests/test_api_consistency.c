@@ -185,3 +185,41 @@ Test(consistency, grad_output_scalar_scales_the_gradient)
     }
     free_batch(&b);
 }
+
+/* lsce_backward given an lse below a logit's t (an lse saved by another variant, whose tanh
+ * differs by ulps, or computed by the caller): p = exp(min(t − lse, 0)) ≤ 1, never inf or NaN.
+ * With the max at 1e30 an ulp of it is 2^76, so an unclamped exp overflows. Expected values, in
+ * double: p = 1 at the max, exp(t − 1e30) = 0 elsewhere; grad_c = (A·p_c − q_c)·∂t/∂x_c with
+ * A = Σ q = 1 (sum reduction, grad_output 1). Tolerance 1e-5 relative to the largest |grad|: the
+ * softcap chain rule's bound (10 + 4|y|)u at |y| ≤ 1, with room for q's and the store's rounding. */
+Test(consistency, backward_from_an_lse_below_a_logit_clamps_p_at_1)
+{
+    enum { V = 37, MAX_AT = 5 };
+    const double eps = 0.1, cap = 1e30;
+    float x[V], grad[V];
+    for (int c = 0; c < V; c++)
+        x[c] = (float)((c * 7 % 11) - 5) * 0.5f;
+    x[MAX_AT] = 1e30f;
+    FOR_EACH_ISA(isa) {
+        for (int softcap = 0; softcap < 4; softcap++) { /* bit 0: softcap; bit 1: y at the max */
+            const int64_t y[1] = {softcap & 2 ? MAX_AT : 2};
+            lsce_options o = opts_of(isa, LSCE_CONV_UNIFORM, LSCE_REDUCTION_SUM, 0, eps, -100);
+            o.softcap = softcap & 1 ? cap : 0.0;
+            const double t_max = o.softcap > 0 ? cap * tanh((double)x[MAX_AT] / cap) : x[MAX_AT];
+            /* below any variant's t_max: by an ulp (plain), by 2^-20 relative (softcap) */
+            const float lse = o.softcap > 0 ? (float)(t_max * (1.0 - 0x1p-20))
+                                            : nextafterf(x[MAX_AT], 0.0f);
+            cr_assert_eq(lsce_backward(&o, 1, V, x, V, y, &lse, NULL, grad, V), LSCE_OK);
+            for (int c = 0; c < V; c++) {
+                const double q = (c == y[0] ? 1.0 - eps : 0.0) + eps / V;
+                const double p = c == MAX_AT ? 1.0 : 0.0;
+                const double th = o.softcap > 0 ? tanh((double)x[c] / cap) : 0.0;
+                const double expected = (p - q) * (1.0 - th * th);
+                cr_expect(fabs((double)grad[c] - expected) <= 1e-5,
+                          "[%s softcap %d y %lld] grad[%d] = %.9g, expected %.9g",
+                          lsce_isa_to_string(isa), softcap & 1, (long long)y[0], c, grad[c],
+                          expected);
+            }
+        }
+    }
+}

@@ -25,7 +25,9 @@
  *        grad_y = g·(A·p_y − a)    formed in double, rounded once, stored over grad_y;
  *      when x_y is the maximum, p_y = 1/d and A·p_y − a = ((A − a) − a·(d − 1))/d, so a target
  *      probability near 1 keeps full relative precision.
- *   Backward from a saved lse recomputes p_c = exp(x_c − lse) (row_expscale).
+ *   Backward from a saved lse recomputes p_c = exp(min(x_c − lse, 0)) (row_expscale): the clamp
+ *   only acts on an lse saved by another variant or computed by the caller, ulps below a logit
+ *   (the SIMD exp is defined for arguments ≤ 0); a NaN argument stays NaN.
  *   argmax: the lowest c with x_c == m (row_find in the first chunk whose max is m); a NaN row's
  *   argmax is its first NaN (torch.argmax).
  *
@@ -114,8 +116,10 @@ static inline void row_scale(const float *src, int64_t n, const float *coef, flo
 static inline void row_expscale(const void *x, int64_t n, float shift, float coef, float bias,
                                 void *dst, int in, int out)
 {
-    for (int64_t c = 0; c < n; c++)
-        lsce_store_from_f32(dst, out, c, fmaf(expf(lsce_load_as_f32(x, in, c) - shift), coef, bias));
+    for (int64_t c = 0; c < n; c++) {
+        const float arg = lsce_load_as_f32(x, in, c) - shift;
+        lsce_store_from_f32(dst, out, c, fmaf(expf(arg > 0.0f ? 0.0f : arg), coef, bias));
+    }
 }
 
 /* ---- the general sweeps of the objective options ---- */
