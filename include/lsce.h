@@ -34,6 +34,11 @@
  *   (accumulated across calls; lsce_forward_backward and lsce_forward only).
  *   Softcap maps ±inf logits to ±c: a −inf-masked logit is then an ordinary class (as PyTorch).
  *
+ * Non-finite logits: a NaN or +inf logit makes its row's loss, lse and gradient NaN (as PyTorch);
+ * −inf logits are legal (masked classes: p = 0). Every NaN the library reports (row_loss, row_lse,
+ * loss, nll_sum, z_sum) is the positive quiet NaN: an IEEE NaN's sign and payload follow the
+ * order of operations, which differs between variants and entry points.
+ *
  * Conventions that differ from PyTorch (deliberately):
  *   - reduction mean with no kept row (or D = 0) gives loss 0 and a zero gradient (PyTorch: NaN).
  *   - a class of weight 0 whose logit is −inf adds 0, not NaN, to a smoothed loss (above).
@@ -125,7 +130,8 @@ typedef enum lsce_reduction {
 /* Storage of logits and gradients (uint16_t arrays for the 16-bit types). All arithmetic is fp32
  * (sums in double); a 16-bit gradient element is the fp32 gradient rounded once, to nearest even
  * (NaN stays NaN, overflow gives ±inf, subnormals are rounded, never flushed): bit for bit the
- * fp32 result of the same variant, rounded. The target element's A·p_y − q_y is formed before
+ * fp32 result of the same variant, rounded (a NaN's sign and payload aside: where NaNs of both
+ * signs meet, the one that propagates depends on operand order, not specified). The target element's A·p_y − q_y is formed before
  * that single rounding, so a confident target keeps its precision. */
 typedef enum lsce_dtype {
     LSCE_DTYPE_F32 = 0,

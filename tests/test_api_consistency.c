@@ -223,3 +223,45 @@ Test(consistency, backward_from_an_lse_below_a_logit_clamps_p_at_1)
         }
     }
 }
+
+/* Every NaN reported is the positive quiet NaN (lsce.h), whichever variant, entry point or sweep
+ * produced it: inf − inf gives x86's negative default NaN, a NaN logit its own payload. Rows: an
+ * +inf logit, a NaN logit with a negative sign, both; plain and general (confidence penalty)
+ * sweeps, fused and forward. */
+Test(consistency, nan_outputs_are_the_positive_quiet_nan)
+{
+    enum { ROWS = 3, V = 19 };
+    float x[ROWS * V], grad[ROWS * V], row_loss[ROWS], row_lse[ROWS];
+    for (int i = 0; i < ROWS * V; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+    x[4] = INFINITY;
+    x[V + 9] = -NAN;
+    x[2 * V + 1] = INFINITY;
+    x[2 * V + 17] = NAN;
+    const int64_t y[ROWS] = {1, 2, 3};
+    const float canonical = NAN;
+    FOR_EACH_ISA(isa) {
+        for (int general = 0; general < 2; general++)
+            for (int fused = 0; fused < 2; fused++) {
+                lsce_options o = opts_of(isa, LSCE_CONV_UNIFORM, LSCE_REDUCTION_SUM, 0, 0.1, -100);
+                o.confidence_penalty = general ? 0.25 : 0.0;
+                lsce_result res;
+                const lsce_status st =
+                    fused ? lsce_forward_backward(&o, ROWS, V, x, V, y, NULL, grad, V, row_loss,
+                                                  row_lse, &res)
+                          : lsce_forward(&o, ROWS, V, x, V, y, row_loss, row_lse, &res);
+                cr_assert_eq(st, LSCE_OK);
+                for (int r = 0; r < ROWS; r++)
+                    cr_expect(!memcmp(&row_loss[r], &canonical, sizeof canonical) &&
+                                  !memcmp(&row_lse[r], &canonical, sizeof canonical),
+                              "[%s general %d fused %d] row %d: row_loss %a row_lse %a",
+                              lsce_isa_to_string(isa), general, fused, r, row_loss[r],
+                              row_lse[r]);
+                const double nan_d = (double)NAN;
+                cr_expect(!memcmp(&res.loss, &nan_d, sizeof nan_d) &&
+                              !memcmp(&res.nll_sum, &nan_d, sizeof nan_d),
+                          "[%s general %d fused %d] loss %a nll_sum %a", lsce_isa_to_string(isa),
+                          general, fused, res.loss, res.nll_sum);
+            }
+    }
+}
