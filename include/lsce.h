@@ -55,7 +55,9 @@
  *     target's term cancels part of b·Σ(x − max): add 1.3e-6·(q_c − q_y)·|x_y − max|.
  *   - gradient of a row (scale g): |error of grad_c| ≤ 2.6e-6·(max_c |grad_c| + |g|·max(q_y, q_c))
  *     (the second term: A·p_c − q_c cancels when p ≈ q).
- *   - lsce_backward recomputes p from the saved fp32 row_lse: add |lse|·u to p's relative error.
+ *   - lsce_backward recomputes p from the saved fp32 row_lse (off by up to u·|lse|): p's relative
+ *     error grows by expm1(u·|lse|) ≈ |lse|·u (at |lse| ≈ 4e7 it reaches 3: an fp32 lse no
+ *     longer resolves log V, and p = 1 for every class of a row of equal logits).
  *   - Range: finite logits of one row must span less than FLT_MAX/65 (≈ 5e36): the SIMD sums of
  *     x − max run in fp32 lanes and would overflow to −inf (the smoothed loss then reads +inf).
  *   - objective options: t carries a relative error δ_t ≤ 2u (logit scale: s rounded to fp32,

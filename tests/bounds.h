@@ -8,8 +8,9 @@
  *                                                              below d's own error)
  *   nll of a row    the same with A = 1
  *   gradient        |error of grad_c| ≤ 2.6e-6·(max_c |grad_c| + |g|·max(q_y, q_c))
- *   lsce_backward   p recomputed from the saved fp32 row_lse: + |lse|·u on p's relative error,
- *                   i.e. + u·|lse|·A·|g|·p_c on grad_c
+ *   lsce_backward   p recomputed from the saved fp32 row_lse (off by ≤ u·|lse|): p's relative
+ *                   error grows by expm1(u·|lse|) (≈ u·|lse| unless |lse| nears 2^24), i.e.
+ *                   + min(expm1(u·|lse|)·p_c, 1)·A·|g| on grad_c (p ≤ 1 either way)
  * and what the tests derive from it:
  *   row_loss        an fp32 output: + u·|loss|
  *   reduced loss    Σ of the row bounds (/ n_tokens for mean); result.loss is a double
@@ -47,7 +48,9 @@ static inline double bound_grad(double row_max_abs, double scale, double a, doub
 /* The extra error of lsce_backward's element c (p_c = exp(x_c − lse)). */
 static inline double bound_backward_extra(double lse, double A, double scale, double p)
 {
-    return BOUND_U * fabs(lse) * A * fabs(scale) * p;
+    /* both p and the recomputed exp(min(x − lse, 0)) lie in [0, 1]: |Δp| ≤ 1 whatever |lse| */
+    const double dp = p == 0.0 ? 0.0 : fmin(p * expm1(BOUND_U * fabs(lse)), 1.0);
+    return A * fabs(scale) * dp;
 }
 
 #endif /* LSCE_TESTS_BOUNDS_H */
