@@ -267,10 +267,8 @@ SWEEP_INLINE void row_transform_dispatch(const void *x, int64_t n, const lsce_tr
 SWEEP_INLINE vf scale_ex_value(vf e, vf t, vf bv, vf jv, vf vc, vf vd, vf vs, vf vb, vf vjs,
                                int from_t, int has_t_term, int has_beta, int has_jac)
 {
-    if (from_t) { /* t may exceed a saved lse from another variant by ulps: p ≤ 1 (NaN kept) */
-        const vf arg = vf_sub(t, vs), zero = vf_zero();
-        e = vf_exp_neg(vf_select_lt(zero, arg, zero, arg));
-    }
+    if (from_t)
+        e = p_from_saved_lse(vf_sub(t, vs));
     vf inner = vf_fma(e, vc, has_beta ? vf_mul(vb, bv) : vb);
     if (has_t_term)
         inner = vf_fma(vd, vf_mul(e, vf_max(vf_sub(t, vs), vf_set1(-0x1.fffffep127f))), inner);

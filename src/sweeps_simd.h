@@ -157,6 +157,14 @@ SWEEP_INLINE void store_tail(void *dst, int64_t i, int64_t n, vf v, int dt)
     memcpy((uint16_t *)dst + i, lanes, (size_t)n * sizeof(uint16_t));
 }
 
+/* p = exp(min(t − lse, 0)) of the sweeps that recompute p from a saved lse: t − lse ≤ 0 but for an
+ * lse saved by another variant or the caller, ulps below a t; p ≤ 1, a NaN argument stays NaN. */
+SWEEP_INLINE vf p_from_saved_lse(vf arg)
+{
+    const vf zero = vf_zero();
+    return vf_exp_neg(vf_select_lt(zero, arg, zero, arg));
+}
+
 SWEEP_INLINE float chunk_max(const void *x, int64_t n, int dt)
 {
     const vf lowest = vf_set1(-__builtin_inff());
@@ -329,13 +337,11 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
 {
     const vf vc = vf_set1(coef), vb = vf_set1(bias), s = vf_set1(shift);
 #define READ_AHEAD(j) prefetch_l1((const char *)x + (size_t)(j) * elem_size(in) + EXPSCALE_AHEAD_BYTES)
-    const vf zero = vf_zero(); /* x − lse ≤ 0 but for an lse saved elsewhere: p ≤ 1, NaN kept */
-#define P_OF(arg) vf_exp_neg(vf_select_lt(zero, arg, zero, arg))
-#define EXPSCALE(j) vf_fma(P_OF(vf_sub(load_vec(x, j, in), s)), vc, vb)
-#define EXPSCALE_TAIL(j, m) vf_fma(P_OF(vf_sub(load_tail(x, j, m, shift, in), s)), vc, vb)
+#define EXPSCALE(j) vf_fma(p_from_saved_lse(vf_sub(load_vec(x, j, in), s)), vc, vb)
+#define EXPSCALE_TAIL(j, m)                                                                        \
+    vf_fma(p_from_saved_lse(vf_sub(load_tail(x, j, m, shift, in), s)), vc, vb)
     GRAD_LOOP(EXPSCALE, EXPSCALE_TAIL, READ_AHEAD);
 #undef READ_AHEAD
-#undef P_OF
 #undef EXPSCALE
 #undef EXPSCALE_TAIL
 }

@@ -113,13 +113,15 @@ static inline void row_scale(const float *src, int64_t n, const float *coef, flo
         lsce_store_from_f32(dst, out, c, fmaf(src[c], coef[c / LSCE_CHUNK], bias));
 }
 
+/* p = exp(min(t − lse, 0)) from a saved lse (step 4's note on backward): NaN stays NaN. */
+static inline float p_from_saved_lse(float arg) { return expf(arg > 0.0f ? 0.0f : arg); }
+
 static inline void row_expscale(const void *x, int64_t n, float shift, float coef, float bias,
                                 void *dst, int in, int out)
 {
-    for (int64_t c = 0; c < n; c++) {
-        const float arg = lsce_load_as_f32(x, in, c) - shift;
-        lsce_store_from_f32(dst, out, c, fmaf(expf(arg > 0.0f ? 0.0f : arg), coef, bias));
-    }
+    for (int64_t c = 0; c < n; c++)
+        lsce_store_from_f32(dst, out, c,
+                            fmaf(p_from_saved_lse(lsce_load_as_f32(x, in, c) - shift), coef, bias));
 }
 
 /* ---- the general sweeps of the objective options ---- */
@@ -205,8 +207,7 @@ static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_e
     for (int64_t c = 0; c < n; c++) {
         const int64_t k = c / LSCE_CHUNK;
         const float t = sx->t ? sx->t[c] : 0.0f;
-        const float arg = t - sx->shift[k]; /* ≤ 0 but for a saved lse from another variant */
-        const float e = e_in ? e_in[c] : expf(arg > 0.0f ? 0.0f : arg);
+        const float e = e_in ? e_in[c] : p_from_saved_lse(t - sx->shift[k]);
         float inner = fmaf(e, sx->coef[k], sx->beta ? sx->bias * sx->beta[c] : sx->bias);
         if (sx->coef_t && e != 0.0f)
             inner = fmaf(sx->coef_t[k], e * (t - sx->shift[k]), inner);
