@@ -288,22 +288,12 @@ static void free_outs(outs *o)
 
 /* ---- checks ------------------------------------------------------------------------------ */
 
-/* got vs want within tol; a NaN wanted must be NaN, an infinity the same infinity. */
-CHECKER static int close_to(double got, double want, double tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (isinf(want))
-        return got == want;
-    return isfinite(got) && fabs(got - want) <= tol;
-}
-
 /* The same for an fp32 output (row_loss, row_lse): a value beyond FLT_MAX may round to inf. */
 CHECKER static int close_to_f32(float got, double want, double tol)
 {
     if (isinf(got) && isfinite(want) && (got > 0) == (want > 0) && fabs(want) + tol > FLT_MAX)
         return 1;
-    return close_to(got, want, tol);
+    return bound_close(got, want, tol);
 }
 
 /* A rejected call: its status, and not one byte of any output (nor the result) written. */
@@ -353,7 +343,7 @@ CHECKER static void check_gradient(const fuzz_case *c, entry e, const char *name
                                                     ob->row_lse[r]));
                 tol += rounding_rel(dt) * (fabs(want[col]) + tol) + rounding_abs(dt);
             }
-            if (kept ? !close_to(got, want[col], tol) : got != 0.0)
+            if (kept ? !bound_close(got, want[col], tol) : got != 0.0)
                 fuzz_fail("[%s %s] grad[%lld][%lld] = %.9g, oracle %.9g (tol %.3g)%s", name,
                           entry_names[e], (long long)r, (long long)col, got,
                           kept ? want[col] : 0.0, tol, kept ? "" : " (ignored row)");
@@ -445,8 +435,8 @@ CHECKER static void check_against_oracle(const fuzz_case *c, entry e, lsce_isa i
                   (long long)res->n_correct, res->z_sum, (long long)n, (long long)w->n_correct);
     const double lt = c->o.reduction == LSCE_REDUCTION_MEAN && n > 0 ? loss_tol / (double)n
                                                                       : loss_tol;
-    if ((loss_checked && !close_to(res->loss, w->loss, lt)) ||
-        !close_to(res->nll_sum, w->nll_sum, nll_tol))
+    if ((loss_checked && !bound_close(res->loss, w->loss, lt)) ||
+        !bound_close(res->nll_sum, w->nll_sum, nll_tol))
         fuzz_fail("[%s %s] loss %.17g nll_sum %.17g; oracle %.17g %.17g (tol %.3g %.3g)", name,
                   entry_names[e], res->loss, res->nll_sum, w->loss, w->nll_sum, lt, nll_tol);
 }

@@ -48,16 +48,6 @@ static void report_end(report *rp)
         cr_expect_fail("%s: ... %d failures in all", rp->ctx, rp->failures);
 }
 
-/* got vs want within tol; a NaN wanted must be NaN, an infinity the same infinity. */
-static int close_to(double got, double want, double tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (isinf(want))
-        return got == want;
-    return isfinite(got) && fabs(got - want) <= tol;
-}
-
 /* ---- batches ------------------------------------------------------------------------------ */
 
 batch make_batch(const char *name, int64_t rows, int64_t V, int64_t pad, double scale,
@@ -177,14 +167,14 @@ void expect_oracle(const char *what, const lsce_options *o, const batch *b, cons
         const double tl = kept ? bound_row_loss(ob.row_loss[r], A) : 0.0;
         loss_tol += tl;
         nll_tol += kept ? bound_row_loss(ob.row_nll[r], 1.0) : 0.0;
-        if (kept && !close_to(out->row_loss[r], ob.row_loss[r],
+        if (kept && !bound_close(out->row_loss[r], ob.row_loss[r],
                               tl + BOUND_U * fabs(ob.row_loss[r])))
             fail(&rp, "row_loss[%lld] = %.9g, oracle %.9g", (long long)r, out->row_loss[r],
                  ob.row_loss[r]);
         if (!kept && out->row_loss[r] != 0.0f)
             fail(&rp, "row_loss[%lld] of an ignored row = %.9g, not 0", (long long)r,
                  out->row_loss[r]);
-        if (!close_to(out->row_lse[r], want_lse, bound_row_lse(want_lse)))
+        if (!bound_close(out->row_lse[r], want_lse, bound_row_lse(want_lse)))
             fail(&rp, "row_lse[%lld] = %.9g, want %.9g%s", (long long)r, out->row_lse[r],
                  want_lse, kept ? "" : " (ignored row)");
         if (!out->grad)
@@ -197,7 +187,7 @@ void expect_oracle(const char *what, const lsce_options *o, const batch *b, cons
                 gmax = fmax(gmax, fabs(want[c]));
         for (int64_t c = 0; c < b->V; c++) {
             const double tol = kept ? grad_tol(o, b, &ob, r, c, gmax, e == E_BACKWARD) : 0.0;
-            if (!kept ? g[c] != 0.0f : !close_to(g[c], want[c], tol))
+            if (!kept ? g[c] != 0.0f : !bound_close(g[c], want[c], tol))
                 fail(&rp, "grad[%lld][%lld] = %.9g, oracle %.9g (tol %.3g)", (long long)r,
                      (long long)c, g[c], want[c], kept ? tol : 0.0);
         }
@@ -211,9 +201,9 @@ void expect_oracle(const char *what, const lsce_options *o, const batch *b, cons
                  (long long)n, (long long)w->n_correct);
         const double lt = o->reduction == LSCE_REDUCTION_MEAN && n > 0 ? loss_tol / (double)n
                                                                        : loss_tol;
-        if (!close_to(res->loss, w->loss, lt))
+        if (!bound_close(res->loss, w->loss, lt))
             fail(&rp, "loss %.12g, oracle %.12g (tol %.3g)", res->loss, w->loss, lt);
-        if (!close_to(res->nll_sum, w->nll_sum, nll_tol))
+        if (!bound_close(res->nll_sum, w->nll_sum, nll_tol))
             fail(&rp, "nll_sum %.12g, oracle %.12g", res->nll_sum, w->nll_sum);
         if (res->z_sum != 0.0)
             fail(&rp, "z_sum %g, not 0", res->z_sum);

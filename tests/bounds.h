@@ -29,6 +29,17 @@
 #define BOUND_REL 1.3e-6               /* lsce.h: relative term of the loss */
 #define BOUND_U (1.0 / 16777216.0)     /* u = 2^−24: fp32 rounding of an output */
 
+/* got within tol of want, non-finite values matched by class: a NaN wanted must be NaN, an
+ * infinity the same infinity. */
+static inline int bound_close(double got, double want, double tol)
+{
+    if (isnan(want))
+        return isnan(got);
+    if (isinf(want))
+        return got == want;
+    return isfinite(got) && fabs(got - want) <= tol;
+}
+
 /* A row's loss (A = Σ q) or nll (A = 1), as a double. */
 static inline double bound_row_loss(double loss, double A)
 {

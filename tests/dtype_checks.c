@@ -28,13 +28,13 @@ static void check_forward(ctx *x, int isa, const char *entry, const float *row_l
             const double want = k ? x->ob.row_loss[r] : 0.0;
             const double tol =
                 k ? bound_row_loss(want, x->A) + BOUND_U * fabs(want) + SUBN : 0.0;
-            if (!close_enough(row_loss[r], want, tol))
+            if (!bound_close(row_loss[r], want, tol))
                 FAIL(x, "%s %s logits %s: row_loss[%" PRId64 "] = %.9g, want %.17g (tol %.3g)",
                      name, entry, dt_name[c->ld], r, (double)row_loss[r], want, tol);
         }
         if (row_lse) {
             const double want = x->ob.row_lse[r];
-            if (!close_enough(row_lse[r], want, bound_row_lse(want)))
+            if (!bound_close(row_lse[r], want, bound_row_lse(want)))
                 FAIL(x, "%s %s logits %s: row_lse[%" PRId64 "] = %.9g, want %.17g (tol %.3g)",
                      name, entry, dt_name[c->ld], r, (double)row_lse[r], want,
                      bound_row_lse(want));
@@ -54,11 +54,11 @@ static void check_forward(ctx *x, int isa, const char *entry, const float *row_l
                          : 1.0;
     const double slack = 4.0 * (double)(c->rows + 1) * 0x1.0p-53;
     const double tl = tol_loss / n + slack * abs_sum / n;
-    if (!close_enough(res->loss, w->loss, tl))
+    if (!bound_close(res->loss, w->loss, tl))
         FAIL(x, "%s %s: result.loss = %.17g, want %.17g (tol %.3g)", name, entry, res->loss,
              w->loss, tl);
     const double tn = tol_nll + slack * fabs(w->nll_sum);
-    if (!close_enough(res->nll_sum, w->nll_sum, tn))
+    if (!bound_close(res->nll_sum, w->nll_sum, tn))
         FAIL(x, "%s %s: result.nll_sum = %.17g, want %.17g (tol %.3g)", name, entry,
              res->nll_sum, w->nll_sum, tn);
     /* Issue 4: within 1e-5 relative. lsce.h's row bound 2.6e-6·A + 1.3e-6·|loss| (A ≤ 1) implies
@@ -155,7 +155,7 @@ static void check_grad(ctx *x, int isa, const char *entry, lsce_dtype gd, const 
             if (isnan(got))
                 ok = 0;
             else if (gd == F32)
-                ok = close_enough(got, want, B);
+                ok = bound_close(got, want, B);
             else
                 ok = fabs(got - want) <= B ||
                      (ref_round(want - B, gd) <= got && got <= ref_round(want + B, gd));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "half_ref.h"
 #include "internal.h" /* lsce_kernels_all, lsce_forward_backward_with: the alternative tables */
 #include "oracle.h"
@@ -226,16 +227,6 @@ void compute_oracle(ctx *x);
 static inline int kept(const ctx *x, int64_t r)
 {
     return x->targets[r] != x->kc->opts.ignore_index;
-}
-
-/* |got − want| ≤ tol, non-finite values matched by class (NaN ↔ NaN, ±inf exactly). */
-static inline int close_enough(double got, double want, double tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (isinf(want))
-        return got == want;
-    return isfinite(got) && fabs(got - want) <= tol;
 }
 
 /* Runs one case on every variant; returns its number of failures. */

@@ -106,15 +106,6 @@ void golden_failf(golden_reporter *k, const char *fmt, ...)
     k->fail(k->ctx, msg);
 }
 
-int golden_close(double got, double want, double tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (isinf(want))
-        return got == want;
-    return isfinite(got) && fabs(got - want) <= tol;
-}
-
 void golden_run_free(golden_run *run)
 {
     free(run->logits);
@@ -217,12 +208,12 @@ const char *const golden_qty_names[GOLDEN_QTY_COUNT_] = {"loss", "nll mean", "ro
                                                          "gradient"};
 double golden_worst_ratio[GOLDEN_QTY_COUNT_];
 
-/* got vs the golden value want within tol (golden_close). qty: the golden_qty_names index whose
+/* got vs the golden value want within tol (bound_close). qty: the golden_qty_names index whose
  * worst ratio this updates, or −1. */
 static void expect_close(golden_reporter *k, int qty, const char *what, int64_t r, int64_t col,
                          double got, double want, double tol)
 {
-    const int ok = golden_close(got, want, tol);
+    const int ok = bound_close(got, want, tol);
     if (ok && qty >= 0 && isfinite(want) && tol > 0.0 &&
         fabs(got - want) / tol > golden_worst_ratio[qty])
         golden_worst_ratio[qty] = fabs(got - want) / tol;

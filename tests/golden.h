@@ -129,10 +129,6 @@ __attribute__((format(printf, 2, 3)))
 #endif
 void golden_failf(golden_reporter *k, const char *fmt, ...);
 
-/* got against the golden want within tol; a golden NaN must be NaN, a golden ±inf the same
- * infinity. */
-int golden_close(double got, double want, double tol);
-
 /* An fp32-logits run of one entry point: the case's logits in rows of stride ld = vocab + 5 (the
  * padding NaN: a sweep reading past V would poison its row), the gradient and row outputs
  * prefilled with GOLDEN_GUARD, res with 0xA5 bytes. */

@@ -117,7 +117,7 @@ static void expect_close(checker *k, int qty, const char *what, int64_t r, int64
                      (long long)r, (long long)col);
         return;
     }
-    const int ok = golden_close(got, want, tol);
+    const int ok = bound_close(got, want, tol);
     if (ok && qty >= 0 && isfinite(want) && tol > 0.0 &&
         fabs(got - want) / tol > gopt_worst_ratio[qty].ratio) {
         gopt_worst_ratio[qty].ratio = fabs(got - want) / tol;

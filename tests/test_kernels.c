@@ -79,6 +79,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bounds.h"
 #include "kernel_bounds.h"
 #include "kernel_run.h"
 #include "lsce.h"
@@ -115,18 +116,6 @@ static model variant_model(lsce_isa isa, int64_t V)
         m.gamma = k / (1.0 - k);
     }
     return m;
-}
-
-/* |got − want| ≤ tol, with non-finite values matched by class (NaN ↔ NaN, ±inf exactly). */
-static int close_enough(double got, double want, double tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (isinf(want))
-        return got == want;
-    if (!isfinite(got))
-        return 0;
-    return fabs(got - want) <= tol;
 }
 
 /* ---- the bounds, and the checks that assert them -------------------------------------------- */
@@ -252,14 +241,14 @@ void check_forward(ctx *x, lsce_isa isa, const char *entry, const float *row_los
         if (row_loss) {
             const double want = k ? x->ob.row_loss[r] : 0.0;
             const double tol = k ? SAFE * (tl + U * fabs(want)) + SUBN : 0.0;
-            if (!close_enough(row_loss[r], want, tol))
+            if (!bound_close(row_loss[r], want, tol))
                 FAIL(x, "%s %s row_loss[%" PRId64 "] = %.9g, want %.17g (tol %.3g, kept %d)", name,
                      entry, r, (double)row_loss[r], want, tol, k);
         }
         if (row_lse) {
             const double want = x->ob.row_lse[r];
             const double tol = x->ri[r].finite ? lse_tol(x, r, &md) : 0.0;
-            if (!close_enough(row_lse[r], want, tol))
+            if (!bound_close(row_lse[r], want, tol))
                 FAIL(x, "%s %s row_lse[%" PRId64 "] = %.9g, want %.17g (tol %.3g, kept %d)", name,
                      entry, r, (double)row_lse[r], want, tol, k);
         }
@@ -281,11 +270,11 @@ void check_forward(ctx *x, lsce_isa isa, const char *entry, const float *row_los
                              ? (double)w->n_tokens
                              : 1.0;
         const double tl = tol_loss_sum / n + 2.0 * (double)c->rows * DU * abs_loss_sum / n;
-        if (!close_enough(res->loss, w->loss, tl))
+        if (!bound_close(res->loss, w->loss, tl))
             FAIL(x, "%s %s result.loss = %.17g, want %.17g (tol %.3g)", name, entry, res->loss,
                  w->loss, tl);
         const double tn = tol_nll_sum + 2.0 * (double)c->rows * DU * fabs(w->nll_sum);
-        if (!close_enough(res->nll_sum, w->nll_sum, tn))
+        if (!bound_close(res->nll_sum, w->nll_sum, tn))
             FAIL(x, "%s %s result.nll_sum = %.17g, want %.17g (tol %.3g)", name, entry,
                  res->nll_sum, w->nll_sum, tn);
     }
@@ -360,7 +349,7 @@ void check_grad(ctx *x, lsce_isa isa, const char *entry, const float *grad, int6
                           2.0 * DU * (gA * p[j] + g * ri->a) + SUBN;
                 }
             }
-            if (!close_enough(got, want, tol)) {
+            if (!bound_close(got, want, tol)) {
                 FAIL(x, "%s %s row %" PRId64 " grad[%" PRId64 "] = %.9g, want %.17g (err %.3g, "
                         "tol %.3g; target %" PRId64 ", x = %.9g, p = %.6g)",
                      name, entry, r, j, got, want, fabs(got - want), tol, y, (double)row[j], p[j]);

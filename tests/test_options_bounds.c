@@ -84,6 +84,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "half_ref.h"
 #include "test_options.h"
 
@@ -123,16 +124,6 @@ static void note(const octx *x, lsce_isa isa, int q, double err, double tol, int
                  x->case_no, c->V, r, c->opts.logit_scale, c->opts.softcap, c->opts.z_loss,
                  c->opts.confidence_penalty, c->opts.smoothing);
     }
-}
-
-/* got within tol of want; NaN ↔ NaN and ±inf exactly */
-static int close_to(double got, double want, double tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (isinf(want))
-        return got == want;
-    return isfinite(got) && fabs(got - want) <= tol;
 }
 
 double tau_bound(const lsce_options *o, double xv, double t)
@@ -343,7 +334,7 @@ void check_forward(octx *x, lsce_isa isa, const char *entry, const float *rl, co
         const int k = x->ob.kept[r];
         if (rl) {
             const double want = k ? row->loss : 0.0, tol = row_loss_bound(x, r);
-            if (!close_to(rl[r], want, tol)) {
+            if (!bound_close(rl[r], want, tol)) {
                 ofail(x, "%s %s row_loss[%" PRId64 "] = %.9g, want %.17g (err %.3g, tol %.3g, kept %d)",
                       name, entry, r, (double)rl[r], want, fabs(rl[r] - want), tol, k);
                 dump_row(x, r);
@@ -353,7 +344,7 @@ void check_forward(octx *x, lsce_isa isa, const char *entry, const float *rl, co
         }
         if (rs) {
             const double want = row->lse, tol = row->finite ? x->tol_lse[r] : 0.0;
-            if (!close_to(rs[r], want, tol))
+            if (!bound_close(rs[r], want, tol))
                 ofail(x, "%s %s row_lse[%" PRId64 "] = %.9g, want %.17g (err %.3g, tol %.3g)", name,
                       entry, r, (double)rs[r], want, fabs(rs[r] - want), tol);
             else if (isfinite(want))
@@ -377,23 +368,23 @@ void check_forward(octx *x, lsce_isa isa, const char *entry, const float *rl, co
                  ", %" PRId64 "])",
               name, entry, res->n_correct, w->n_correct, x->correct_lo, x->correct_hi);
     const double td = 2.0 * (double)rows * DU * fabs(w->denominator);
-    if (!close_to(res->denominator, w->denominator, td))
+    if (!bound_close(res->denominator, w->denominator, td))
         ofail(x, "%s %s denominator = %.17g, want %.17g", name, entry, res->denominator,
               w->denominator);
     const double tl = result_loss_bound(x);
-    if (!close_to(res->loss, w->loss, tl))
+    if (!bound_close(res->loss, w->loss, tl))
         ofail(x, "%s %s result.loss = %.17g, want %.17g (err %.3g, tol %.3g)", name, entry,
               res->loss, w->loss, fabs(res->loss - w->loss), tl);
     else if (isfinite(w->loss))
         note(x, isa, Q_LOSS, fabs(res->loss - w->loss), tl, -1);
     const double tnll = tn + 2.0 * (double)rows * DU * an;
-    if (!close_to(res->nll_sum, w->nll_sum, tnll))
+    if (!bound_close(res->nll_sum, w->nll_sum, tnll))
         ofail(x, "%s %s nll_sum = %.17g, want %.17g (err %.3g, tol %.3g)", name, entry,
               res->nll_sum, w->nll_sum, fabs(res->nll_sum - w->nll_sum), tnll);
     else if (isfinite(w->nll_sum))
         note(x, isa, Q_NLL, fabs(res->nll_sum - w->nll_sum), tnll, -1);
     const double tzs = tz + 2.0 * (double)rows * DU * az;
-    if (!close_to(res->z_sum, w->z_sum, tzs))
+    if (!bound_close(res->z_sum, w->z_sum, tzs))
         ofail(x, "%s %s z_sum = %.17g, want %.17g (err %.3g, tol %.3g)", name, entry, res->z_sum,
               w->z_sum, fabs(res->z_sum - w->z_sum), tzs);
     else if (isfinite(w->z_sum))
@@ -503,7 +494,7 @@ void check_grad(octx *x, lsce_isa isa, const char *entry, const void *grad, int6
                 ok = !isnan(got) && got >= lo && got <= hi;
                 t += 0.5 * ref_ulp(fabs(want) + t, gdt);
             } else {
-                ok = close_to(got, want, t);
+                ok = bound_close(got, want, t);
             }
             if (!ok)
                 ofail(x, "%s %s row %" PRId64 " grad[%" PRId64 "] = %.9g, want %.17g (err %.3g, "
