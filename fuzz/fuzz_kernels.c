@@ -36,6 +36,7 @@
 
 #include "bounds.h"
 #include "decode.h"
+#include "entry_points.h"
 #include "fuzz_common.h"
 #include "lsce.h"
 #include "oracle.h"
@@ -43,22 +44,6 @@
 #include "storage.h"
 
 #define MAX_ROWS 8
-/* Checking code stays out of line so that fuzz/coverage_ignore.txt, which exempts it from
- * libFuzzer's comparison tracing (most of the run time, and no guidance), applies to it. */
-#define CHECKER __attribute__((noinline))
-#define PATTERN 0xA5 /* every output byte holds this before a call */
-
-typedef enum entry {
-    E_FUSED,
-    E_FUSED_IN_PLACE,
-    E_FORWARD,
-    E_BACKWARD,
-    E_BACKWARD_IN_PLACE,
-    E_COUNT
-} entry;
-static const char *const entry_names[E_COUNT] = {"fused", "fused in place", "forward", "backward",
-                                                 "backward in place"};
-
 typedef enum defect {
     D_NONE,
     D_CONVENTION, /* convention 3 */
@@ -154,24 +139,6 @@ typedef struct outs {
     lsce_result res;
 } outs;
 
-static void *pattern_bytes(size_t n)
-{
-    void *p = fuzz_alloc(n);
-    memset(p, PATTERN, n);
-    return p;
-}
-
-CHECKER static int is_pattern(const void *p, size_t bytes)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < bytes; i++)
-        if (b[i] != PATTERN)
-            return 0;
-    return 1;
-}
-
-static int in_place(entry e) { return e == E_FUSED_IN_PLACE || e == E_BACKWARD_IN_PLACE; }
-
 /* Applies case c's defect to a copy of its options and targets; *ls is the logits stride. */
 static void apply_defect(const fuzz_case *c, lsce_options *o, int64_t *y, int64_t *ls)
 {
@@ -237,16 +204,8 @@ static outs run_entry(const fuzz_case *c, entry e, lsce_isa isa, const float *sa
     apply_defect(c, &o, y, &ls);
 
     const void *x = c->x;
-    out.gs = in_place(e) ? c->ls : c->gs;
-    if (e != E_FORWARD) {
-        const size_t count = c->rows > 0 ? (size_t)((c->rows - 1) * out.gs + c->V) : 0;
-        out.grad_bytes = count * dtype_size(in_place(e) ? c->in_dt : c->out_dt);
-        out.grad = pattern_bytes(out.grad_bytes);
-        if (in_place(e)) { /* the logits' own buffer */
-            memcpy(out.grad, c->x, out.grad_bytes);
-            x = out.grad;
-        }
-    }
+    out.grad = entry_grad_buffer(e, c->rows, c->V, c->ls, c->gs, c->in_dt, c->out_dt, &x, &out.gs,
+                                 &out.grad_bytes);
     out.row_loss = c->pass_row_loss ? pattern_bytes((size_t)c->rows * sizeof(float)) : NULL;
     out.row_lse = c->pass_row_lse || e == E_FORWARD
                       ? pattern_bytes((size_t)c->rows * sizeof(float)) : NULL;
@@ -261,21 +220,8 @@ static outs run_entry(const fuzz_case *c, entry e, lsce_isa isa, const float *sa
     const float *go = c->pass_go ? c->go : NULL;
     lsce_result *res = c->pass_result ? &out.res : NULL;
 
-    switch (e) {
-    case E_FUSED:
-    case E_FUSED_IN_PLACE:
-        out.st = lsce_forward_backward(&o, c->rows, c->V, x, ls, y, go, grad, gs, out.row_loss,
-                                       out.row_lse, res);
-        break;
-    case E_FORWARD:
-        out.st = lsce_forward(&o, c->rows, c->V, x, ls, y, out.row_loss, out.row_lse, res);
-        break;
-    case E_BACKWARD:
-    case E_BACKWARD_IN_PLACE:
-        out.st = lsce_backward(&o, c->rows, c->V, x, ls, y, saved_lse, go, grad, gs);
-        break;
-    case E_COUNT: break;
-    }
+    out.st = call_entry(e, &o, c->rows, c->V, x, ls, y, go, saved_lse, grad, gs, out.row_loss,
+                        out.row_lse, res);
     return out;
 }
 
@@ -439,11 +385,6 @@ CHECKER static void check_against_oracle(const fuzz_case *c, entry e, lsce_isa i
         !bound_close(res->nll_sum, w->nll_sum, nll_tol))
         fuzz_fail("[%s %s] loss %.17g nll_sum %.17g; oracle %.17g %.17g (tol %.3g %.3g)", name,
                   entry_names[e], res->loss, res->nll_sum, w->loss, w->nll_sum, lt, nll_tol);
-}
-
-CHECKER static int same_bytes(const void *p, const void *q, size_t n)
-{
-    return (!p && !q) || (p && q && !memcmp(p, q, n));
 }
 
 /* What lsce.h promises bit for bit: in place = out of place; forward = the fused call's

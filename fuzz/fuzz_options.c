@@ -46,22 +46,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "entry_points.h"
 #include "fuzz_common.h"
 #include "lsce.h"
 #include "options_bounds.h"
 #include "options_case.h"
 #include "storage.h"
-
-#define CHECKER __attribute__((noinline)) /* see fuzz/coverage_ignore.txt */
-#define PATTERN 0xA5
-
-typedef enum entry {
-    E_FUSED, E_FUSED_IN_PLACE, E_FORWARD, E_BACKWARD, E_BACKWARD_IN_PLACE, E_COUNT
-} entry;
-static const char *const entry_names[E_COUNT] = {"fused", "fused in place", "forward", "backward",
-                                                 "backward in place"};
-static int in_place(entry e) { return e == E_FUSED_IN_PLACE || e == E_BACKWARD_IN_PLACE; }
-static int backward(entry e) { return e == E_BACKWARD || e == E_BACKWARD_IN_PLACE; }
 
 /* ---- running an entry point ----------------------------------------------------------------- */
 
@@ -76,13 +66,6 @@ typedef struct outs {
     lsce_calibration_bin *bins; /* n_bins, or NULL */
     int n_bins;
 } outs;
-
-static void *pattern_bytes(size_t n)
-{
-    void *p = fuzz_alloc(n);
-    memset(p, PATTERN, n);
-    return p;
-}
 
 /* The bins' previous content (the library adds to it), or the pattern where nothing may be
  * added. */
@@ -111,35 +94,15 @@ static outs run_entry(const fuzz_case *c, const lsce_options *opts, int no_bins,
         o.calibration = out.bins;
     }
     const void *x = c->x;
-    out.gs = in_place(e) ? c->ls : c->gs;
-    if (e != E_FORWARD) {
-        const size_t count = c->rows > 0 ? (size_t)((c->rows - 1) * out.gs + c->V) : 0;
-        out.grad_bytes = count * dtype_size(in_place(e) ? c->in_dt : c->out_dt);
-        out.grad = pattern_bytes(out.grad_bytes);
-        if (in_place(e)) {
-            memcpy(out.grad, c->x, out.grad_bytes);
-            x = out.grad;
-        }
-    }
+    out.grad = entry_grad_buffer(e, c->rows, c->V, c->ls, c->gs, c->in_dt, c->out_dt, &x, &out.gs,
+                                 &out.grad_bytes);
     const size_t row_bytes = (size_t)c->rows * sizeof(float);
     out.row_loss = c->pass_row_loss && !backward(e) ? pattern_bytes(row_bytes) : NULL;
     out.row_lse = (c->pass_row_lse && !backward(e)) || e == E_FORWARD ? pattern_bytes(row_bytes)
                                                                         : NULL;
     lsce_result *res = c->pass_result ? &out.res : NULL;
-    switch (e) {
-    case E_FUSED: case E_FUSED_IN_PLACE:
-        out.st = lsce_forward_backward(&o, c->rows, c->V, x, c->ls, c->y, c->go, out.grad, out.gs,
-                                       out.row_loss, out.row_lse, res);
-        break;
-    case E_FORWARD:
-        out.st = lsce_forward(&o, c->rows, c->V, x, c->ls, c->y, out.row_loss, out.row_lse, res);
-        break;
-    case E_BACKWARD: case E_BACKWARD_IN_PLACE:
-        out.st = lsce_backward(&o, c->rows, c->V, x, c->ls, c->y, saved_lse, c->go, out.grad,
-                               out.gs);
-        break;
-    case E_COUNT: break;
-    }
+    out.st = call_entry(e, &o, c->rows, c->V, x, c->ls, c->y, c->go, saved_lse, out.grad, out.gs,
+                        out.row_loss, out.row_lse, res);
     return out;
 }
 
@@ -208,20 +171,6 @@ CHECKER static void note_ratio(int q, double got, double want, double tol)
 static double dtype_max(lsce_dtype dt)
 {
     return dt == LSCE_DTYPE_F32 ? FLT_MAX : dt == LSCE_DTYPE_F16 ? 65504.0 : 0x1.fep127;
-}
-
-CHECKER static int is_pattern(const void *p, size_t bytes)
-{
-    const unsigned char *q = p;
-    for (size_t i = 0; i < bytes; i++)
-        if (q[i] != PATTERN)
-            return 0;
-    return 1;
-}
-
-CHECKER static int same_bytes(const void *p, const void *q, size_t n)
-{
-    return (!p && !q) || (p && q && !memcmp(p, q, n));
 }
 
 /* A rejected call: its status, and not one byte of any output written. */
