@@ -5,22 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Neumaier's compensated sum: error ≈ 2 ulp(result) + O(n·2^−106)·Σ|terms|. */
-typedef struct ksum {
-    double s, c;
-} ksum;
-
-static void ks_add(ksum *k, double v)
-{
-    const double t = k->s + v;
-    if (fabs(k->s) >= fabs(v))
-        k->c += (k->s - t) + v;
-    else
-        k->c += (v - t) + k->s;
-    k->s = t;
-}
-
-static double ks_get(const ksum *k) { return isfinite(k->s) ? k->s + k->c : k->s; }
+#include "compensated_sum.h"
 
 /* The smallest magnitude that rounds to ±inf in fp32: (2 − 2^−24)·2^127 (ties to even go up). */
 #define F32_OVERFLOW 0x1.ffffffp+127
@@ -126,40 +111,40 @@ void oopt_eval_row(const lsce_options *o, int64_t V, const double *x, int64_t y,
     out->finite = 1;
 
     const double m = tt[arg];
-    ksum dsum = {0, 0};
+    csum dsum = {0, 0};
     for (int64_t c = 0; c < V; c++)
-        ks_add(&dsum, exp(tt[c] - m)); /* exp(−inf) = 0 */
-    const double d = ks_get(&dsum), logd = log(d);
+        csum_add(&dsum, exp(tt[c] - m)); /* exp(−inf) = 0 */
+    const double d = csum_get(&dsum), logd = log(d);
     const double lse = m + logd;
 
     /* H, Ω, the weighted cross-entropy Σ ω_c (−log p_c) and Σ ω_c log q_c */
-    ksum hsum = {0, 0}, osum = {0, 0}, ce = {0, 0}, kl = {0, 0};
+    csum hsum = {0, 0}, osum = {0, 0}, ce = {0, 0}, kl = {0, 0};
     for (int64_t c = 0; c < V; c++) {
         const double logp = (tt[c] - m) - logd; /* not t − lse: lse rounds log d away at large m */
         const double pc = exp(logp);
         if (p)
             p[c] = pc;
         if (pc > 0.0)
-            ks_add(&hsum, -pc * logp);
+            csum_add(&hsum, -pc * logp);
         const double w = omega ? omega[c] : oopt_omega(o, V, y, c);
         if (w == 0.0)
             continue;
-        ks_add(&osum, w);
-        ks_add(&ce, -w * logp); /* +inf where t_c = −inf */
+        csum_add(&osum, w);
+        csum_add(&ce, -w * logp); /* +inf where t_c = −inf */
         if (o->kl)
-            ks_add(&kl, w * log(oopt_q(o, V, y, c)));
+            csum_add(&kl, w * log(oopt_q(o, V, y, c)));
     }
-    const double H = ks_get(&hsum), Om = ks_get(&osum), z = o->z_loss, beta = o->confidence_penalty;
+    const double H = csum_get(&hsum), Om = csum_get(&osum), z = o->z_loss, beta = o->confidence_penalty;
 
-    ksum inner = {0, 0};
-    ks_add(&inner, ks_get(&ce));
+    csum inner = {0, 0};
+    csum_add(&inner, csum_get(&ce));
     if (z != 0.0)
-        ks_add(&inner, z * lse * lse);
+        csum_add(&inner, z * lse * lse);
     if (beta != 0.0)
-        ks_add(&inner, -beta * H);
+        csum_add(&inner, -beta * H);
     if (o->kl)
-        ks_add(&inner, ks_get(&kl));
-    out->loss = rho * ks_get(&inner);
+        csum_add(&inner, csum_get(&kl));
+    out->loss = rho * csum_get(&inner);
     out->zterm = rho * z * lse * lse;
     out->nll = logd - (tt[y] - m);
     out->lse = lse;
@@ -169,7 +154,7 @@ void oopt_eval_row(const lsce_options *o, int64_t V, const double *x, int64_t y,
     out->logd = logd;
     out->H = H;
     out->omega_sum = Om;
-    out->kl_sum = o->kl ? ks_get(&kl) : 0.0;
+    out->kl_sum = o->kl ? csum_get(&kl) : 0.0;
 
     if (G || dx) {
         for (int64_t c = 0; c < V; c++) {
@@ -260,17 +245,17 @@ int oopt_eval_batch(const lsce_options *o, int64_t rows, int64_t V, const double
     }
 
     /* D = Σ_kept ρ_r·w_{y_r} */
-    ksum D = {0, 0};
+    csum D = {0, 0};
     for (int64_t r = 0; r < rows; r++) {
         out->kept[r] = targets[r] != o->ignore_index;
         out->rho[r] = row_weight(o, r);
         if (out->kept[r])
-            ks_add(&D, out->rho[r] * target_weight(o, targets[r]));
+            csum_add(&D, out->rho[r] * target_weight(o, targets[r]));
     }
-    const double den = ks_get(&D);
+    const double den = csum_get(&D);
     const double go0 = grad_output ? (double)grad_output[0] : 1.0;
 
-    ksum loss = {0, 0}, nll = {0, 0}, zs = {0, 0};
+    csum loss = {0, 0}, nll = {0, 0}, zs = {0, 0};
     int64_t kept = 0, correct = 0;
     for (int64_t r = 0; r < rows; r++) {
         const double *xr = x + (size_t)r * (size_t)V;
@@ -306,9 +291,9 @@ int oopt_eval_batch(const lsce_options *o, int64_t rows, int64_t V, const double
         }
         kept++;
         correct += row->argmax == y;
-        ks_add(&loss, row->loss);
-        ks_add(&nll, row->nll);
-        ks_add(&zs, row->zterm);
+        csum_add(&loss, row->loss);
+        csum_add(&nll, row->nll);
+        csum_add(&zs, row->zterm);
         if (out->n_bins && isfinite(row->conf)) {
             const int B = out->n_bins;
             double fb = floor(row->conf * (double)B);
@@ -321,29 +306,29 @@ int oopt_eval_batch(const lsce_options *o, int64_t rows, int64_t V, const double
     out->result.n_tokens = kept;
     out->result.n_correct = correct;
     out->result.denominator = den;
-    out->result.nll_sum = ks_get(&nll);
-    out->result.z_sum = ks_get(&zs);
+    out->result.nll_sum = csum_get(&nll);
+    out->result.z_sum = csum_get(&zs);
     if (o->reduction == LSCE_REDUCTION_MEAN)
-        out->result.loss = den != 0.0 ? ks_get(&loss) / den : 0.0;
+        out->result.loss = den != 0.0 ? csum_get(&loss) / den : 0.0;
     else
-        out->result.loss = ks_get(&loss);
+        out->result.loss = csum_get(&loss);
     return 0;
 }
 
 double oopt_batch_loss(const lsce_options *o, int64_t rows, int64_t V, const double *x,
                        const int64_t *targets)
 {
-    ksum D = {0, 0}, loss = {0, 0};
+    csum D = {0, 0}, loss = {0, 0};
     for (int64_t r = 0; r < rows; r++) {
         if (targets[r] == o->ignore_index)
             continue;
         const double rho = row_weight(o, r);
-        ks_add(&D, rho * target_weight(o, targets[r]));
-        ks_add(&loss, oopt_row_loss(o, V, x + (size_t)r * (size_t)V, targets[r], rho));
+        csum_add(&D, rho * target_weight(o, targets[r]));
+        csum_add(&loss, oopt_row_loss(o, V, x + (size_t)r * (size_t)V, targets[r], rho));
     }
     if (o->reduction != LSCE_REDUCTION_MEAN)
-        return ks_get(&loss);
-    return ks_get(&D) != 0.0 ? ks_get(&loss) / ks_get(&D) : 0.0;
+        return csum_get(&loss);
+    return csum_get(&D) != 0.0 ? csum_get(&loss) / csum_get(&D) : 0.0;
 }
 
 double oopt_ece(const lsce_calibration_bin *bins, int n_bins)
@@ -353,15 +338,15 @@ double oopt_ece(const lsce_calibration_bin *bins, int n_bins)
         n += bins[b].count;
     if (!(n > 0.0))
         return 0.0;
-    ksum e = {0, 0};
+    csum e = {0, 0};
     for (int b = 0; b < n_bins; b++) {
         if (!(bins[b].count > 0.0))
             continue;
         const double acc = bins[b].sum_correct / bins[b].count;
         const double conf = bins[b].sum_confidence / bins[b].count;
-        ks_add(&e, bins[b].count / n * fabs(acc - conf));
+        csum_add(&e, bins[b].count / n * fabs(acc - conf));
     }
-    return ks_get(&e);
+    return csum_get(&e);
 }
 
 /* bf16: the top half of an fp32. f16: sign, 5 exponent bits (bias 15), 10 fraction bits. */

@@ -7,26 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Neumaier's compensated sum: error ≈ 2 ulp(result) + O(n·2^−106)·Σ|terms|. */
-typedef struct csum {
-    double s, c;
-} csum;
-
-static void csum_add(csum *k, double v)
-{
-    const double t = k->s + v;
-    if (fabs(k->s) >= fabs(v))
-        k->c += (k->s - t) + v;
-    else
-        k->c += (v - t) + k->s;
-    k->s = t;
-}
-
-static double csum_get(const csum *k)
-{
-    /* Non-finite sums: the compensation is NaN (inf − inf); the plain sum is the answer. */
-    return isfinite(k->s) ? k->s + k->c : k->s;
-}
+#include "compensated_sum.h"
 
 void oracle_weights(const lsce_options *o, int64_t V, double *a, double *b)
 {
