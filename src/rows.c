@@ -233,10 +233,9 @@ static double row_loss_value(const lsce_kernels *k, const plan *p, int kl, int d
     return loss;
 }
 
-/* A reported value in fp32; NaN as the positive quiet NaN (lsce.h), whatever its sign and payload
- * from the order of operations. */
-static float reported(double v) { return isnan(v) ? NAN : (float)v; }
-static double reported_double(double v) { return isnan(v) ? (double)NAN : v; }
+/* A reported value; NaN as the positive quiet NaN (lsce.h), whatever its sign and payload from
+ * the order of operations (rounding to fp32 keeps the canonical NaN canonical). */
+static double reported(double v) { return isnan(v) ? (double)NAN : v; }
 
 /* The gradient scale of row r: grad_output (per row for none), over the denominator for mean,
  * times the row weight. */
@@ -431,7 +430,7 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
             if (c->row_lse) { /* before the gradient row, which may be this very row */
                 const row_stats rs = row_statistics(k, &p, in_dt, x, V, NULL, NULL, NULL, s.chunks,
                                                     capacity, NULL);
-                c->row_lse[r] = reported((double)rs.max + log_d_of(&rs));
+                c->row_lse[r] = (float)reported((double)rs.max + log_d_of(&rs));
             }
             if (g)
                 memset(g, 0, (size_t)V * out_size);
@@ -464,9 +463,9 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
             }
         }
         if (c->row_loss)
-            c->row_loss[r] = reported(loss);
+            c->row_loss[r] = (float)reported(loss);
         if (c->row_lse)
-            c->row_lse[r] = reported(rt.lse);
+            c->row_lse[r] = (float)reported(rt.lse);
         if (mode == 1)
             fused_gradient(k, &p, out_dt, &s, V, y, lsce_load_as_f32(x, in_dt, y), &rs, &rt,
                            row_scale(c, &p, r), g);
@@ -481,10 +480,10 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
         result->n_tokens = p.n_kept;
         result->denominator = p.denominator;
         if (mode != 2) {
-            result->nll_sum = reported_double(nll_sum);
-            result->z_sum = reported_double(z_sum);
+            result->nll_sum = reported(nll_sum);
+            result->z_sum = reported(z_sum);
             result->n_correct = n_correct;
-            result->loss = reported_double(o->reduction == LSCE_REDUCTION_MEAN
+            result->loss = reported(o->reduction == LSCE_REDUCTION_MEAN
                                                ? (p.denominator > 0.0 ? loss_sum / p.denominator
                                                                       : 0.0)
                                                : loss_sum);
