@@ -91,4 +91,19 @@ CHECKER static inline int same_bytes(const void *p, const void *q, size_t n)
     return (!p && !q) || (p && q && !memcmp(p, q, n));
 }
 
+/* lsce.h's in place = out of place, bit for bit: the gradient rows (V elements of `size` bytes,
+ * strides gs / in_place_gs) of an entry's two calls; `label` names the entry. */
+CHECKER static inline void check_in_place_rows(const char *isa_name, const char *label,
+                                               int64_t rows, int64_t V, size_t size,
+                                               const void *grad, int64_t gs,
+                                               const void *in_place_grad, int64_t in_place_gs)
+{
+    for (int64_t r = 0; r < rows; r++)
+        if (memcmp((const char *)grad + (size_t)(r * gs) * size,
+                   (const char *)in_place_grad + (size_t)(r * in_place_gs) * size,
+                   (size_t)V * size))
+            fuzz_fail("[%s] %s: in-place gradient row %lld differs from out of place", isa_name,
+                      label, (long long)r);
+}
+
 #endif /* LSCE_FUZZ_ENTRY_POINTS_H */

@@ -396,11 +396,8 @@ CHECKER static void check_identities(const fuzz_case *c, lsce_isa isa, const out
     for (int pair = 0; pair < 2; pair++) {
         const outs *p = &all[pair ? E_BACKWARD : E_FUSED];
         const outs *q = &all[pair ? E_BACKWARD_IN_PLACE : E_FUSED_IN_PLACE];
-        for (int64_t r = 0; r < c->rows; r++)
-            if (memcmp((const char *)p->grad + (size_t)(r * p->gs) * size,
-                       (const char *)q->grad + (size_t)(r * q->gs) * size, (size_t)c->V * size))
-                fuzz_fail("[%s] %s: in-place gradient row %lld differs from out of place", name,
-                          pair ? "backward" : "fused", (long long)r);
+        check_in_place_rows(name, pair ? "backward" : "fused", c->rows, c->V, size, p->grad, p->gs,
+                            q->grad, q->gs);
     }
     const outs *f = &all[E_FUSED], *i = &all[E_FUSED_IN_PLACE], *w = &all[E_FORWARD];
     if (!same_bytes(f->row_loss, i->row_loss, row_bytes) ||
