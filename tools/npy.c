@@ -274,8 +274,11 @@ size_t npy_format_dict(char *buf, size_t size, const char *descr, int fortran_or
 {
     char shape_text[NPY_MAX_DIMS * 22 + 4];
     npy_format_shape(shape_text, sizeof shape_text, ndim, shape);
-    const int n = snprintf(buf, size, "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }", descr,
-                           fortran_order ? "True" : "False", shape_text);
+    /* Quoted as Python's repr quotes: '…' unless the text holds a ' (then "…"). A string the
+     * parser accepts never holds both (it has no escapes), so what it reads, this writes back. */
+    const char quote = strchr(descr, '\'') ? '"' : '\'';
+    const int n = snprintf(buf, size, "{'descr': %c%s%c, 'fortran_order': %s, 'shape': %s, }",
+                           quote, descr, quote, fortran_order ? "True" : "False", shape_text);
     return n >= 0 && (size_t)n < size ? (size_t)n : 0;
 }
 

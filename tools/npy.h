@@ -63,8 +63,8 @@ int npy_parse_header(const char *text, size_t len, npy_header *header, npy_error
 /* "(4, 8)" or "(5,)" into buf (always NUL-terminated, cut short if it does not fit). */
 void npy_format_shape(char *buf, size_t size, int ndim, const int64_t *shape);
 
-/* The header dict NumPy writes, e.g. "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 8), }".
- * Returns its length, or 0 if it does not fit in buf. */
+/* The header dict NumPy writes, e.g. "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 8), }"
+ * (descr in double quotes when it holds a '). Returns its length, or 0 if it does not fit in buf. */
 size_t npy_format_dict(char *buf, size_t size, const char *descr, int fortran_order, int ndim,
                        const int64_t *shape);
 

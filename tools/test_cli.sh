@@ -232,6 +232,12 @@ expect_failure "a directory" --logits . --targets targets.npy
 
 mk f8.npy --descr '<f8' --shape 8,50
 expect_failure "logits dtype '<f8'" --logits f8.npy --targets targets.npy
+# A descr holding a ' is written in double quotes (as Python's repr does), so the header parses
+# and the dtype is what is refused (fuzz_npy found the writer emitting '<f4'' unparseable).
+mk quote_descr.npy --descr "<f4'" --shape 8,50
+expect_failure "logits dtype '<f4''" --logits quote_descr.npy --targets targets.npy
+if grep -q "dtype '<f4'' is not supported" stderr; then report "descr with a quote parses back"
+else report "descr with a quote parses back" "stderr does not name the dtype"; fi
 mk big_endian.npy --descr '>f4' --shape 8,50
 expect_failure "logits dtype '>f4'" --logits big_endian.npy --targets targets.npy
 mk float_targets.npy --descr '<f4' --shape 8
