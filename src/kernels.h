@@ -17,7 +17,8 @@
 typedef struct lsce_chunk_stats {
     float max;         /* max of the chunk (−inf if every element is −inf; NaN rows: unspecified) */
     float shift;       /* what the sums are relative to: max, or 0 when max is −inf */
-    int64_t n_at_max;  /* elements with x_c − shift == 0: each contributes exp(0) = 1 exactly */
+    int64_t n_at_max;  /* elements with x_c − shift == 0: each contributes exp(0) = 1 exactly
+                        * (or 0 when the sweep left them in sum_below, see below) */
     double sum_below;  /* Σ exp(x_c − shift) over the other elements (NaN ones included) */
     double sum_shift;  /* Σ (x_c − shift) over all */
     /* only from row_stats_ex, when asked (0 otherwise): */
@@ -28,7 +29,12 @@ typedef struct lsce_chunk_stats {
 /* Keeping the exact 1s out of the fp32 lane sums keeps d − 1 = (n_at_max − 1) + sum_below exact
  * to the last bit of the small terms: a confident row's loss log d = log1p(d − 1) and target
  * gradient A·p_y − q_y keep full relative precision (a lane holding 1 + small terms would round
- * them to 2^−24). */
+ * them to 2^−24). Only the first chunk to reach the row's max needs it: any other chunk's sum
+ * enters d − 1 whole (scaled by exp(shift − max) ≤ 1; for a later chunk at the same max its 1s
+ * make d − 1 ≥ 1), so its fp32 rounding stays relative to a part of d − 1. The SIMD sweeps
+ * therefore split only a chunk whose max exceeds every earlier chunk's of the same sweep; the
+ * others keep n_at_max = 0 and their 1s in sum_below, which saves a compare, a masked move and a
+ * count per vector (a NaN max never splits: its row is NaN). */
 
 /* The logit transform of the objective options: the general sweeps see t = T(x) where every
  * plain sweep sees x. All variants evaluate it with the same fp32 operations:

@@ -106,7 +106,8 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
             bt[u] = vf_add(bt[u], vf_mul_nz(bv, t));                                               \
             bm[u] = vf_add(bm[u], bv);                                                             \
         }                                                                                          \
-        n_at_max += vf_split_zero(t, &e);                                                          \
+        if (split)                                                                                 \
+            n_at_max += vf_split_zero(t, &e);                                                      \
         ea[u] = vf_add(ea[u], e);                                                                  \
         if (!has_beta) /* Σβ(t − shift) replaces Σ(t − shift) */                                   \
             ta[u] = vf_add(ta[u], t);                                                              \
@@ -117,7 +118,7 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
 SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float shift,
                                               float *exp_out, const float *beta,
                                               const char *ahead, size_t ahead_size, int dt,
-                                              int has_beta, int has_et)
+                                              int has_beta, int has_et, int split)
 {
     const vf s = vf_set1(shift), lowest = vf_set1(-0x1.fffffep127f);
     vsum sum_e = vsum_zero(), sum_t = vsum_zero(), sum_b = vsum_zero(), sum_m = vsum_zero(),
@@ -149,7 +150,8 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
                 bt[1] = vf_add(bt[1], vf_mul_nz(bv, t));
                 bm[1] = vf_add(bm[1], bv);
             }
-            n_at_max += vf_split_zero(t, &e);
+            if (split)
+                n_at_max += vf_split_zero(t, &e);
             ea[1] = vf_add(ea[1], e);
             if (!has_beta)
                 ta[1] = vf_add(ta[1], vf_keep(t, end - i));
@@ -171,17 +173,17 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
                               has_et ? vsum_total(sum_et) : 0.0};
 }
 
-/* Pass 2 specialised on (source dtype, β, e·t): x's dtype dt when there was no pass 1. */
+/* Pass 2 specialised on (source dtype, β, e·t, split): x's dtype dt when there was no pass 1. */
 SWEEP_INLINE lsce_chunk_stats expsum_ex_dispatch(const void *src, int64_t n, float shift,
                                                  float *exp_out, const float *beta, int want_et,
-                                                 const char *ahead, int from_t, int dt)
+                                                 const char *ahead, int from_t, int dt, int split)
 {
     const size_t ahead_size = elem_size(dt);
 #define EXPSUM_EX_CASE(sel, DT)                                                                    \
     case sel:                                                                                      \
-        return chunk_expsum_ex(src, n, shift, exp_out, beta, ahead, ahead_size, DT, (sel >> 1) & 1, \
-                               sel & 1)
-    switch ((from_t ? 4 : 0) | (beta ? 2 : 0) | (want_et ? 1 : 0)) {
+        return chunk_expsum_ex(src, n, shift, exp_out, beta, ahead, ahead_size, DT,               \
+                               (sel >> 1) & 1, sel & 1, (sel >> 3) & 1)
+    switch ((split ? 8 : 0) | (from_t ? 4 : 0) | (beta ? 2 : 0) | (want_et ? 1 : 0)) {
         EXPSUM_EX_CASE(0, dt);
         EXPSUM_EX_CASE(1, dt);
         EXPSUM_EX_CASE(2, dt);
@@ -189,7 +191,15 @@ SWEEP_INLINE lsce_chunk_stats expsum_ex_dispatch(const void *src, int64_t n, flo
         EXPSUM_EX_CASE(4, DT_F32);
         EXPSUM_EX_CASE(5, DT_F32);
         EXPSUM_EX_CASE(6, DT_F32);
-    default: EXPSUM_EX_CASE(7, DT_F32);
+        EXPSUM_EX_CASE(7, DT_F32);
+        EXPSUM_EX_CASE(8, dt);
+        EXPSUM_EX_CASE(9, dt);
+        EXPSUM_EX_CASE(10, dt);
+        EXPSUM_EX_CASE(11, dt);
+        EXPSUM_EX_CASE(12, DT_F32);
+        EXPSUM_EX_CASE(13, DT_F32);
+        EXPSUM_EX_CASE(14, DT_F32);
+    default: EXPSUM_EX_CASE(15, DT_F32);
     }
 #undef EXPSUM_EX_CASE
 }
@@ -212,6 +222,7 @@ SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *t
 {
     float local_t[LSCE_CHUNK] __attribute__((aligned(64))); /* pass 1's t when t_out is NULL */
     const int from_t = (tf && tf->kind != LSCE_TRANSFORM_NONE) || t_out;
+    float running_max = -__builtin_inff();
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
         const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
         const char *chunk = (const char *)x + (size_t)begin * elem_size(dt);
@@ -223,7 +234,8 @@ SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *t
         lsce_chunk_stats st = expsum_ex_dispatch(
             from_t ? (const void *)t_chunk : (const void *)chunk, len, shift,
             exp_out ? exp_out + begin : NULL, beta ? beta + begin : NULL, want_et,
-            chunk + (size_t)STATS_AHEAD * elem_size(dt), from_t, dt);
+            chunk + (size_t)STATS_AHEAD * elem_size(dt), from_t, dt,
+            split_needed(max, &running_max));
         st.max = max;
         chunks[begin / LSCE_CHUNK] = st;
     }

@@ -204,20 +204,22 @@ typedef struct chunk_sums {
     double sum_below, sum_shift;
 } chunk_sums;
 
-/* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out); the lanes at the
- * max (t == 0, e == 1) are counted, the others summed; t summed. */
+/* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out); with split, the
+ * lanes at the max (t == 0, e == 1) are counted, the others summed (src/kernels.h); t summed. */
 #define EXPSUM_STEP(off, e_acc, t_acc)                                                             \
     do {                                                                                           \
         const vf t = vf_sub(load_vec(x, i + (off), dt), s);                                        \
         vf e = vf_exp_neg(t);                                                                      \
         if (exp_out)                                                                               \
             vf_store_aligned(exp_out + i + (off), e);                                              \
-        n_at_max += vf_split_zero(t, &e);                                                          \
+        if (split)                                                                                 \
+            n_at_max += vf_split_zero(t, &e);                                                      \
         e_acc = vf_add(e_acc, e);                                                                  \
         t_acc = vf_add(t_acc, t);                                                                  \
     } while (0)
 
-SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, float *exp_out, int dt)
+SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, float *exp_out, int dt,
+                                    int split)
 {
     const vf s = vf_set1(shift);
     const char *bytes = (const char *)x;
@@ -244,7 +246,8 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
             vf e = vf_exp_neg(t);
             if (exp_out)
                 vf_store_tail(exp_out + i, end - i, e);
-            n_at_max += vf_split_zero(t, &e);
+            if (split)
+                n_at_max += vf_split_zero(t, &e);
             e1 = vf_add(e1, e);
             t1 = vf_add(t1, vf_keep(t, end - i));
             i = end;
@@ -255,15 +258,29 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
     return (chunk_sums){n_at_max, vsum_total(sum_e), vsum_total(sum_t)};
 }
 
+/* Whether a chunk's exact 1s must be kept out of its lane sums (src/kernels.h): only when its
+ * max exceeds every earlier chunk's of the sweep. Updates the running max. */
+SWEEP_INLINE int split_needed(float max, float *running_max)
+{
+    if (!(max > *running_max))
+        return 0;
+    *running_max = max;
+    return 1;
+}
+
 SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
                             int dt)
 {
+    float running_max = -__builtin_inff();
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
         const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
         const void *chunk = (const char *)x + (size_t)begin * elem_size(dt);
         const float max = chunk_max(chunk, len, dt);
         const float shift = max == -__builtin_inff() ? 0.0f : max;
-        const chunk_sums s = chunk_expsum(chunk, len, shift, exp_out ? exp_out + begin : NULL, dt);
+        float *e_chunk = exp_out ? exp_out + begin : NULL;
+        const chunk_sums s = split_needed(max, &running_max)
+                                 ? chunk_expsum(chunk, len, shift, e_chunk, dt, 1)
+                                 : chunk_expsum(chunk, len, shift, e_chunk, dt, 0);
         chunks[begin / LSCE_CHUNK] =
             (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift, 0.0, 0.0, 0.0};
     }
