@@ -114,7 +114,7 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
     } while (0)
 
 /* Sums of one chunk over src (x itself, or the fp32 t of pass 1); prefetches the next chunk of x
- * (ahead: its next chunk's first byte minus nothing read yet, element size ahead_size). */
+ * (ahead: the first byte of the next chunk of x, whose elements are ahead_size bytes). */
 SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float shift,
                                               float *exp_out, const float *beta,
                                               const char *ahead, size_t ahead_size, int dt,
@@ -131,8 +131,7 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
         for (int u = 0; u < 2; u++)
             ea[u] = ta[u] = bt[u] = bm[u] = et[u] = vf_zero();
         for (; i + UNROLL_EX * W <= end; i += UNROLL_EX * W) {
-            for (size_t line = 0; line < UNROLL_EX * W * ahead_size; line += LINE_BYTES)
-                prefetch_l2(ahead + (size_t)i * ahead_size + line);
+            prefetch_next_chunk(ahead, i, UNROLL_EX * W, ahead_size);
             EXPSUM_EX_STEP(0, 0);
             EXPSUM_EX_STEP(W, 1);
         }

@@ -60,6 +60,26 @@ enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 }; /* lsce_dtype's values */
 #define STATS_AHEAD LSCE_CHUNK
 #define EXPSCALE_AHEAD_BYTES 4096
 
+/* The next chunk's lines are requested as interleaved sequences, one per 4 KiB part of the chunk
+ * (its line j is line j / parts of part j % parts): the L2 streamers, which follow a stream within
+ * a 4 KiB page, then run several streams at once instead of one. At 4096 × 32000 (avx512, one run,
+ * 2026-11-29) the forward took 12 % less time and the fused call 3–8 % less than with one
+ * sequential stream (fp32: 4 parts; 2 parts of 8 KiB or 8 of 2 KiB gained less); 16-bit logits
+ * (2 parts) gained ~5 %, and lost ~5 % with 4 parts of 2 KiB. */
+#define PREFETCH_PART_BYTES 4096
+
+/* Requests the lines of the chunk at `next` (LSCE_CHUNK elements of `size` bytes) that a
+ * sequential read would cover while the sweep moves from element i to i + step of its chunk. */
+SWEEP_INLINE void prefetch_next_chunk(const char *next, int64_t i, int64_t step, size_t size)
+{
+    const size_t chunk_bytes = LSCE_CHUNK * size;
+    const size_t parts = chunk_bytes > PREFETCH_PART_BYTES ? chunk_bytes / PREFETCH_PART_BYTES : 1;
+    const size_t part = chunk_bytes / parts;
+    const size_t first = (size_t)i * size / LINE_BYTES, end = (size_t)(i + step) * size / LINE_BYTES;
+    for (size_t j = first; j < end; j++)
+        prefetch_l2(next + (j % parts) * part + (j / parts) * LINE_BYTES);
+}
+
 #if !HAVE_HALF /* portable 16-bit conversions, one lane at a time */
 static inline vf vf_from_bf16(const uint16_t *p)
 {
@@ -231,9 +251,8 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
         vf e0 = vf_zero(), e1 = e0, e2 = e0, e3 = e0;
         vf t0 = e0, t1 = e0, t2 = e0, t3 = e0;
         for (; i + UNROLL * W <= end; i += UNROLL * W) {
-            const char *ahead = bytes + (size_t)(i + STATS_AHEAD) * elem_size(dt);
-            for (size_t line = 0; line < UNROLL * W * elem_size(dt); line += LINE_BYTES)
-                prefetch_l2(ahead + line);
+            prefetch_next_chunk(bytes + (size_t)STATS_AHEAD * elem_size(dt), i, UNROLL * W,
+                                elem_size(dt));
             EXPSUM_STEP(0, e0, t0);
             EXPSUM_STEP(W, e1, t1);
             EXPSUM_STEP(2 * W, e2, t2);
