@@ -275,10 +275,17 @@ typedef struct scratch {
     float *coef, *coef_t, *shift;
 } scratch;
 
-static int scratch_alloc(scratch *s, const plan *p, int64_t V, int64_t n_chunks)
+/* Whether the t row the fused gradient needs (confidence penalty) is the logits row itself:
+ * fp32 logits without a transform, read in place rather than copied (one row less in L2). */
+static int t_is_logits(const plan *p, int dt)
+{
+    return dt == LSCE_DTYPE_F32 && p->tf.kind == LSCE_TRANSFORM_NONE;
+}
+
+static int scratch_alloc(scratch *s, const plan *p, int dt, int64_t V, int64_t n_chunks)
 {
     const size_t row_bytes = ((size_t)V * sizeof(float) + 63) & ~(size_t)63;
-    const int need_t = p->cp > 0.0, need_v = p->softcap;
+    const int need_t = p->cp > 0.0 && !t_is_logits(p, dt), need_v = p->softcap;
     const size_t per_chunk = sizeof(lsce_chunk_stats) + sizeof(double) + 3 * sizeof(float);
     s->block = aligned_alloc(64, row_bytes * (size_t)(1 + need_t + need_v) +
                                      (((size_t)n_chunks * per_chunk + 63) & ~(size_t)63));
@@ -306,8 +313,8 @@ static int scratch_alloc(scratch *s, const plan *p, int64_t V, int64_t n_chunks)
 
 /* Writes the fused gradient of a kept row (src/ref/ref.c, step 4'). */
 static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, const scratch *s,
-                           int64_t V, int64_t y, float x_y, const row_stats *rs,
-                           const row_terms *rt, double G, void *g)
+                           const float *t_row, int64_t V, int64_t y, float x_y,
+                           const row_stats *rs, const row_terms *rt, double G, void *g)
 {
     const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
     const double common = rt->tw.omega + 2.0 * p->z * rt->lse - p->cp * rt->E_over_d;
@@ -322,7 +329,7 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, con
     }
     const float bias = (float)(-folded * G * p->kappa);
     if (p->general) {
-        const lsce_scale_ex sx = {s->coef, p->cp > 0.0 ? s->coef_t : NULL, s->shift, p->v, s->t,
+        const lsce_scale_ex sx = {s->coef, p->cp > 0.0 ? s->coef_t : NULL, s->shift, p->v, t_row,
                                   s->v, bias, (float)p->scale};
         k->row_scale_ex[out_dt](s->e, V, &sx, g, p->stream);
     } else {
@@ -399,7 +406,7 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
     scratch s = {NULL, NULL, NULL, NULL, stack_chunks, NULL, NULL, NULL, NULL};
     int64_t capacity = GROUP_CHUNKS;
     if (mode == 1 && c->rows > 0) {
-        if (!scratch_alloc(&s, &p, V, n_chunks)) {
+        if (!scratch_alloc(&s, &p, (int)c->opts->logits_dtype, V, n_chunks)) {
             lsce_plan_release(&p);
             return LSCE_ERR_NOMEM;
         }
@@ -439,13 +446,15 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
             continue;
         }
 
+        const float *t_row =
+            mode == 1 && p.cp > 0.0 && t_is_logits(&p, in_dt) ? (const float *)x : s.t;
         const row_stats rs =
             row_statistics(k, &p, in_dt, x, V, s.e, s.t, s.v, s.chunks, capacity, s.w);
-        const float t_y = s.t ? s.t[y] : t_of(k, &p, in_dt, x, y);
+        const float t_y = t_row ? t_row[y] : t_of(k, &p, in_dt, x, y);
         const row_terms rt = terms_of(&p, &rs, t_y, y);
         const double rho = p.rho ? (double)p.rho[r] : 1.0;
         const double loss = rho * row_loss_value(k, &p, o->kl, in_dt, x, V, y, &rs, &rt);
-        const int correct = row_argmax(k, &p, in_dt, x, V, s.t, &rs) == y;
+        const int correct = row_argmax(k, &p, in_dt, x, V, t_row, &rs) == y;
         loss_sum += loss;
         nll_sum += rt.log_d - rt.ty;
         if (p.z > 0.0)
@@ -467,8 +476,8 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
         if (c->row_lse)
             c->row_lse[r] = (float)reported(rt.lse);
         if (mode == 1)
-            fused_gradient(k, &p, out_dt, &s, V, y, lsce_load_as_f32(x, in_dt, y), &rs, &rt,
-                           row_scale(c, &p, r), g);
+            fused_gradient(k, &p, out_dt, &s, t_row, V, y, lsce_load_as_f32(x, in_dt, y), &rs,
+                           &rt, row_scale(c, &p, r), g);
     }
     if (p.stream)
         k->fence();
