@@ -439,3 +439,70 @@ Test(kernels, header_claims_confident_row)
     free(g);
     cr_assert_eq(bad, 0, "%d (margin, variant) pairs outside lsce.h's stated bounds", bad);
 }
+
+/*
+ * Confident rows over several stats chunks keep the relative precision of their small loss
+ * (src/kernels.h: only the chunk that first reaches the row's max keeps its exact 1s out of the
+ * fp32 lane sums; later chunks below it, or tied with it, do not). Rows of 3·4096 + 100 logits at
+ * −20 with a few larger ones: the max 0 (the target) in chunk 2, after a chunk-0 max of −9 (split
+ * first, then overtaken), chunk 1 entirely below (not split), chunk 3 with −8 (not split) — and
+ * variants with a tie of the max in chunk 3, or the max first in chunk 0 and tied in chunk 1.
+ * Every logit and every x − shift is exact, so d − 1 = Σ_{c ≠ max} e_c carries only the exp error
+ * (2^−22 relative, lsce.h) and the fp32 lane sums (γ_20 ≈ 1.19e−6, see (2) above), rescaled in
+ * double: relative ≤ 1.43e−6, and loss = log1p(d − 1) inherits it (|Δ log1p z| ≤ Δz / (1 + z)
+ * and log1p z ≥ z / (1 + z)). Tolerance 1.5e−6·loss. Had the max's chunk kept its 1 in a lane
+ * sum, its small terms would round against 1 (a few u absolute against a loss of 4.8e−4): 2.2e−5
+ * relative measured with the split removed. The tied rows (loss ≈ log 2) check that a tied
+ * chunk's 1s, left in its sum, are counted once.
+ */
+Test(kernels, confident_rows_across_chunks_keep_relative_precision)
+{
+    enum { CHUNK = 4096, V = 3 * CHUNK + 100 };
+    float *x = malloc(sizeof(float) * V);
+    double *G = malloc(sizeof(double) * V);
+    float *g = malloc(sizeof(float) * V);
+    cr_assert(x && G && g);
+    static const struct {
+        const char *name;
+        int64_t at_max[2]; /* positions of the value 0 (−1: none); the first is the target */
+    } rows[] = {
+        {"max in chunk 2", {2 * CHUNK + 1234, -1}},
+        {"max in chunk 2, tied in chunk 3", {2 * CHUNK + 1234, 3 * CHUNK + 60}},
+        {"max in chunk 0, tied in chunk 1", {77, CHUNK + 5}},
+    };
+    int bad = 0;
+    for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+        for (int64_t c = 0; c < V; c++)
+            x[c] = -20.0f;
+        x[7] = -9.0f;
+        x[3 * CHUNK + 50] = -8.0f;
+        for (int k = 0; k < 2; k++)
+            if (rows[ri].at_max[k] >= 0)
+                x[rows[ri].at_max[k]] = 0.0f;
+        const int64_t y = rows[ri].at_max[0];
+        lsce_options o;
+        lsce_options_default(&o);
+        o.reduction = LSCE_REDUCTION_SUM;
+        oracle_row want;
+        oracle_eval_row(&o, V, x, y, &want, G);
+        for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++) {
+            if (!lsce_isa_supported((lsce_isa)isa))
+                continue;
+            o.isa = (lsce_isa)isa;
+            lsce_result fused, forward;
+            cr_assert_eq(lsce_forward_backward(&o, 1, V, x, V, &y, NULL, g, V, NULL, NULL, &fused),
+                         LSCE_OK);
+            cr_assert_eq(lsce_forward(&o, 1, V, x, V, &y, NULL, NULL, &forward), LSCE_OK);
+            const double rel_fused = fabs(fused.loss - want.loss) / want.loss;
+            const double rel_forward = fabs(forward.loss - want.loss) / want.loss;
+            fprintf(stderr, "%-32s %-7s loss %.9g want %.17g (rel %.3g fused, %.3g forward)\n",
+                    rows[ri].name, lsce_isa_to_string((lsce_isa)isa), fused.loss, want.loss,
+                    rel_fused, rel_forward);
+            bad += !(rel_fused <= 1.5e-6) + !(rel_forward <= 1.5e-6);
+        }
+    }
+    free(x);
+    free(G);
+    free(g);
+    cr_assert_eq(bad, 0, "%d losses outside 1.5e-6 relative", bad);
+}
