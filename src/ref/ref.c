@@ -94,7 +94,7 @@ static inline void row_stats(const void *x, int64_t n, float *exp_out, lsce_chun
             const float e = expf(t);
             if (exp_out)
                 exp_out[c] = e;
-            if (t == 0.0f)
+            if (t == 0.0f) /* every chunk here; the SIMD sweeps only where it matters (kernels.h) */
                 n_at_max++;
             else
                 sum_below += e;
