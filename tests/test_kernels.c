@@ -386,6 +386,17 @@ void check_grad(ctx *x, lsce_isa isa, const char *entry, const float *grad, int6
 
 /* ---- lsce.h's stated forms ----------------------------------------------------------------- */
 
+/* Default options with reduction sum, and the oracle's row (loss and exact gradient G). */
+static lsce_options sum_of_one_row(int64_t V, const float *x, int64_t y, oracle_row *want,
+                                   double *G)
+{
+    lsce_options o;
+    lsce_options_default(&o);
+    o.reduction = LSCE_REDUCTION_SUM;
+    oracle_eval_row(&o, V, x, y, want, G);
+    return o;
+}
+
 /*
  * lsce.h's stated accuracy on a confident row (ε = 0, target = argmax by a margin of 12 and 40):
  * the loss is log d ≈ (V−1)·e^−margin and every gradient element is O(e^−margin), while the
@@ -407,11 +418,8 @@ Test(kernels, header_claims_confident_row)
             x[c] = -margins[mi] + 0.001f * (float)(c % 7);
         x[0] = 0.0f;
         const int64_t y = 0;
-        lsce_options o;
-        lsce_options_default(&o);
-        o.reduction = LSCE_REDUCTION_SUM;
         oracle_row want;
-        oracle_eval_row(&o, V, x, y, &want, G);
+        lsce_options o = sum_of_one_row(V, x, y, &want, G);
         for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++) {
             if (!lsce_isa_supported((lsce_isa)isa))
                 continue;
@@ -480,11 +488,8 @@ Test(kernels, confident_rows_across_chunks_keep_relative_precision)
             if (rows[ri].at_max[k] >= 0)
                 x[rows[ri].at_max[k]] = 0.0f;
         const int64_t y = rows[ri].at_max[0];
-        lsce_options o;
-        lsce_options_default(&o);
-        o.reduction = LSCE_REDUCTION_SUM;
         oracle_row want;
-        oracle_eval_row(&o, V, x, y, &want, G);
+        lsce_options o = sum_of_one_row(V, x, y, &want, G);
         for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++) {
             if (!lsce_isa_supported((lsce_isa)isa))
                 continue;
