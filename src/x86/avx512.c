@@ -106,15 +106,17 @@ static inline __m256i bf16_bits_integer(vf v)
 #if defined(LSCE_NATIVE_BF16)
 /* vcvtneps2bf16 rounds to nearest even and quiets NaNs like src/half.h, but treats subnormal
  * inputs as zero: those rare lanes (|v| < 2^−126, bf16 has fp32's exponent range) take the
- * integer rounding. */
+ * integer rounding. One bit test finds the lanes with a zero exponent field (±0 or subnormal);
+ * only when there are some does a second one pick the subnormals among them. */
 static inline __m256i bf16_bits(vf v)
 {
+    const __m512i bits = _mm512_castps_si512(v);
     const __m256i native = (__m256i)_mm512_cvtneps_pbh(v);
-    const __mmask16 nonzero = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    const __mmask16 subnormal =
-        _mm512_mask_cmp_ps_mask(nonzero, _mm512_abs_ps(v), _mm512_set1_ps(0x1p-126f), _CMP_LT_OQ);
-    if (__builtin_expect(subnormal == 0, 1))
+    const __mmask16 zero_exponent = _mm512_testn_epi32_mask(bits, _mm512_set1_epi32(0x7f800000));
+    if (__builtin_expect(zero_exponent == 0, 1))
         return native;
+    const __mmask16 subnormal =
+        _mm512_mask_test_epi32_mask(zero_exponent, bits, _mm512_set1_epi32(0x007fffff));
     return _mm256_mask_mov_epi16(native, subnormal, bf16_bits_integer(v));
 }
 #else
