@@ -70,17 +70,19 @@ const lsce_kernels sleef_table = LSCE_VARIANT_TABLE(avx512_sleef);
 struct FreeDeleter {
     void operator()(void *p) const { std::free(p); }
 };
-using FloatBuf = std::unique_ptr<float[], FreeDeleter>;
+template <typename T> using AlignedBuf = std::unique_ptr<T[], FreeDeleter>;
 
-FloatBuf alloc_floats(size_t n)
+// 64-byte aligned, as a framework's tensors are (a std::vector's data sits 16 bytes into a page,
+// which splits every other 32-byte load of 16-bit logits across two cache lines).
+template <typename T> AlignedBuf<T> alloc_aligned(size_t n)
 {
-    const size_t bytes = (n * sizeof(float) + 63) & ~size_t{63};
+    const size_t bytes = (n * sizeof(T) + 63) & ~size_t{63};
     void *p = std::aligned_alloc(64, bytes);
     if (!p) {
         std::fprintf(stderr, "lsce_bench: cannot allocate %zu bytes\n", bytes);
         std::exit(2);
     }
-    return FloatBuf(static_cast<float *>(p));
+    return AlignedBuf<T>(static_cast<T *>(p));
 }
 
 uint64_t splitmix64(uint64_t &s)
@@ -93,8 +95,8 @@ uint64_t splitmix64(uint64_t &s)
 
 struct Workspace {
     int64_t rows = 0, vocab = 0;
-    FloatBuf logits, grad; // grad: 4 B/element, room for every gradient dtype
-    std::vector<uint16_t> logits_bf16, logits_f16; // the logits rounded (nearest even), made on use
+    AlignedBuf<float> logits, grad; // grad: 4 B/element, room for every gradient dtype
+    AlignedBuf<uint16_t> logits_bf16, logits_f16; // the logits rounded (nearest even), made on use
     std::vector<int64_t> targets;
     std::vector<float> row_lse;
 
@@ -104,11 +106,11 @@ struct Workspace {
             return;
         logits.reset();
         grad.reset();
-        logits_bf16.clear();
-        logits_f16.clear();
+        logits_bf16.reset();
+        logits_f16.reset();
         const size_t count = static_cast<size_t>(n) * static_cast<size_t>(v);
-        logits = alloc_floats(count);
-        grad = alloc_floats(count);
+        logits = alloc_aligned<float>(count);
+        grad = alloc_aligned<float>(count);
         // Normal-ish ×2: Irwin–Hall sum of four 16-bit uniforms (variance 1/3), scaled to σ = 2.
         uint64_t seed = 0x1234abcdull ^ (static_cast<uint64_t>(n) << 32) ^ static_cast<uint64_t>(v);
         const float scale = 2.0f * std::sqrt(3.0f) / 65536.0f;
@@ -136,13 +138,14 @@ struct Workspace {
     {
         if (dtype == LSCE_DTYPE_F32)
             return logits.get();
-        std::vector<uint16_t> &half = dtype == LSCE_DTYPE_BF16 ? logits_bf16 : logits_f16;
-        if (half.empty()) {
-            half.resize(static_cast<size_t>(rows * vocab));
-            for (size_t i = 0; i < half.size(); i++)
-                lsce_store_from_f32(half.data(), dtype, static_cast<int64_t>(i), logits[i]);
+        AlignedBuf<uint16_t> &half = dtype == LSCE_DTYPE_BF16 ? logits_bf16 : logits_f16;
+        if (!half) {
+            const size_t count = static_cast<size_t>(rows * vocab);
+            half = alloc_aligned<uint16_t>(count);
+            for (size_t i = 0; i < count; i++)
+                lsce_store_from_f32(half.get(), dtype, static_cast<int64_t>(i), logits[i]);
         }
-        return half.data();
+        return half.get();
     }
 };
 

@@ -305,41 +305,51 @@ SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk
     }
 }
 
-/* Elements to store before dst is aligned to one vector of its dtype, or −1 when not streaming. */
-SWEEP_INLINE int64_t head_for_stream(const void *dst, int64_t n, int stream, int dt)
+/* The stretch [begin, *end) of the n elements at dst that non-temporal stores write: whole
+ * 64-byte lines only (nothing when not streaming). A line written partly by non-temporal stores
+ * and partly by ordinary ones leaves the write-combining buffer as a partial line, which the
+ * memory controller completes by a read-modify-write: 16-bit gradient rows at 2-byte offsets
+ * (odd V), whose chunks started mid-line, ran ~30 % slower before the stretch kept to lines. */
+SWEEP_INLINE int64_t stream_stretch(const void *dst, int64_t n, int stream, int dt, int64_t *end)
 {
-    const uintptr_t a = (uintptr_t)dst, size = elem_size(dt), align = W * size;
+    const uintptr_t a = (uintptr_t)dst, size = elem_size(dt);
+    *end = 0;
     if (!HAVE_STREAM || !stream || (a % size))
-        return -1;
-    const int64_t head = (int64_t)(((align - a % align) % align) / size);
-    return head < n ? head : n;
+        return 0;
+    const int64_t begin = (int64_t)(((LINE_BYTES - a % LINE_BYTES) % LINE_BYTES) / size);
+    if (begin >= n)
+        return 0;
+    *end = begin + (int64_t)((size_t)(n - begin) * size / LINE_BYTES * LINE_BYTES / size);
+    return begin;
 }
+_Static_assert(LINE_BYTES % (W * sizeof(float)) == 0, "a line holds whole vectors");
 
 /* The store loop of both gradient sweeps: VALUE(j) gives the W results at element j from a
  * vector load of element j, VALUE_TAIL(j, m) those of the m < W elements left; AHEAD(j) reads
- * ahead. The head before the streaming alignment goes through VALUE_TAIL too. */
+ * ahead. Ordinary stores before and after the streaming stretch. */
 #define GRAD_LOOP(VALUE, VALUE_TAIL, AHEAD)                                                        \
     do {                                                                                           \
-        int64_t i = 0;                                                                             \
-        const int64_t head = head_for_stream(dst, n, stream, out);                                 \
-        if (head > 0) {                                                                            \
-            store_tail(dst, 0, head, VALUE_TAIL(0, head), out);                                    \
-            i = head;                                                                              \
-        }                                                                                          \
-        if (head >= 0) {                                                                           \
-            for (; i + W <= n; i += W) {                                                           \
+        int64_t i = 0, stream_end;                                                                 \
+        const int64_t stream_begin = stream_stretch(dst, n, stream, out, &stream_end);            \
+        if (stream_end > stream_begin) {                                                           \
+            for (; i + W <= stream_begin; i += W)                                                  \
+                store_vec(dst, i, VALUE(i), out, 0);                                               \
+            if (i < stream_begin) {                                                                \
+                store_tail(dst, i, stream_begin - i, VALUE_TAIL(i, stream_begin - i), out);        \
+                i = stream_begin;                                                                  \
+            }                                                                                      \
+            for (; i < stream_end; i += W) {                                                       \
                 AHEAD(i);                                                                          \
                 store_vec(dst, i, VALUE(i), out, 1);                                               \
             }                                                                                      \
-        } else {                                                                                   \
-            for (; i + 2 * W <= n; i += 2 * W) {                                                   \
-                AHEAD(i);                                                                          \
-                store_vec(dst, i, VALUE(i), out, 0);                                               \
-                store_vec(dst, i + W, VALUE(i + W), out, 0);                                       \
-            }                                                                                      \
-            for (; i + W <= n; i += W)                                                             \
-                store_vec(dst, i, VALUE(i), out, 0);                                               \
         }                                                                                          \
+        for (; i + 2 * W <= n; i += 2 * W) {                                                       \
+            AHEAD(i);                                                                              \
+            store_vec(dst, i, VALUE(i), out, 0);                                                   \
+            store_vec(dst, i + W, VALUE(i + W), out, 0);                                           \
+        }                                                                                          \
+        for (; i + W <= n; i += W)                                                                 \
+            store_vec(dst, i, VALUE(i), out, 0);                                                   \
         if (i < n)                                                                                 \
             store_tail(dst, i, n - i, VALUE_TAIL(i, n - i), out);                                  \
     } while (0)
