@@ -77,8 +77,9 @@
  * once (pthread_once) and the variant chosen by lsce_set_isa (an atomic). Calibration bins are an
  * output: concurrent calls need their own (and sum them afterwards).
  *
- * Memory: lsce_forward_backward allocates one scratch row of V floats per call (one more each
- * for softcap and a confidence penalty), freed before it returns; lsce_forward and lsce_backward
+ * Memory: lsce_forward_backward allocates one scratch row of V floats per call (one more for
+ * softcap, and one for a confidence penalty unless the logits are fp32 with no scale or softcap:
+ * they are then read as their own t), freed before it returns; lsce_forward and lsce_backward
  * allocate nothing, except one row of V floats (ω's off-target part, also in the fused call)
  * when both class_weight and prior are given. lsce_backward with a confidence penalty reads each row twice (H is not saved).
  * Nothing else allocates.
