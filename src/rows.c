@@ -311,7 +311,8 @@ static int scratch_alloc(scratch *s, const plan *p, int dt, int64_t V, int64_t n
     return 1;
 }
 
-/* Writes the fused gradient of a kept row (src/ref/ref.c, step 4'). */
+/* Writes the fused gradient of a kept row (src/ref/ref.c, step 4'); t_row: the row's t (the
+ * logits themselves when t_is_logits), read by the confidence penalty's term. */
 static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, const scratch *s,
                            const float *t_row, int64_t V, int64_t y, float x_y,
                            const row_stats *rs, const row_terms *rt, double G, void *g)
@@ -446,15 +447,13 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
             continue;
         }
 
-        const float *t_row =
-            mode == 1 && p.cp > 0.0 && t_is_logits(&p, in_dt) ? (const float *)x : s.t;
         const row_stats rs =
             row_statistics(k, &p, in_dt, x, V, s.e, s.t, s.v, s.chunks, capacity, s.w);
-        const float t_y = t_row ? t_row[y] : t_of(k, &p, in_dt, x, y);
+        const float t_y = s.t ? s.t[y] : t_of(k, &p, in_dt, x, y);
         const row_terms rt = terms_of(&p, &rs, t_y, y);
         const double rho = p.rho ? (double)p.rho[r] : 1.0;
         const double loss = rho * row_loss_value(k, &p, o->kl, in_dt, x, V, y, &rs, &rt);
-        const int correct = row_argmax(k, &p, in_dt, x, V, t_row, &rs) == y;
+        const int correct = row_argmax(k, &p, in_dt, x, V, s.t, &rs) == y;
         loss_sum += loss;
         nll_sum += rt.log_d - rt.ty;
         if (p.z > 0.0)
@@ -476,8 +475,8 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
         if (c->row_lse)
             c->row_lse[r] = (float)reported(rt.lse);
         if (mode == 1)
-            fused_gradient(k, &p, out_dt, &s, t_row, V, y, lsce_load_as_f32(x, in_dt, y), &rs,
-                           &rt, row_scale(c, &p, r), g);
+            fused_gradient(k, &p, out_dt, &s, t_is_logits(&p, in_dt) ? (const float *)x : s.t, V,
+                           y, lsce_load_as_f32(x, in_dt, y), &rs, &rt, row_scale(c, &p, r), g);
     }
     if (p.stream)
         k->fence();
