@@ -9,12 +9,9 @@
 
 #include <stdint.h>
 
+#include "each_isa.h"
 #include "lsce.h"
 #include "oracle.h"
-
-#define FOR_EACH_ISA(isa)                                                                          \
-    for (lsce_isa isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa = (lsce_isa)(isa + 1))         \
-        if (lsce_isa_supported(isa))
 
 typedef enum entry { E_FUSED, E_FORWARD, E_BACKWARD, E_COUNT } entry;
 extern const char *const entry_names[E_COUNT];

@@ -80,6 +80,7 @@
 #include <stdlib.h>
 
 #include "bounds.h"
+#include "each_isa.h"
 #include "kernel_bounds.h"
 #include "kernel_run.h"
 #include "lsce.h"
@@ -420,10 +421,8 @@ Test(kernels, header_claims_confident_row)
         const int64_t y = 0;
         oracle_row want;
         lsce_options o = sum_of_one_row(V, x, y, &want, G);
-        for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++) {
-            if (!lsce_isa_supported((lsce_isa)isa))
-                continue;
-            o.isa = (lsce_isa)isa;
+        FOR_EACH_ISA(isa) {
+            o.isa = isa;
             float loss;
             cr_assert_eq(lsce_forward_backward(&o, 1, V, x, V, &y, NULL, g, V, &loss, NULL, NULL),
                          LSCE_OK);
@@ -436,7 +435,7 @@ Test(kernels, header_claims_confident_row)
             fprintf(stderr,
                     "margin %g %-7s loss %.9g want %.17g (rel %.3g), grad max err %.3g "
                     "(max|G| %.3g)\n",
-                    (double)margins[mi], lsce_isa_to_string((lsce_isa)isa), (double)loss,
+                    (double)margins[mi], lsce_isa_to_string(isa), (double)loss,
                     want.loss, loss_rel, max_err, max_G);
             bad += fabs(loss - want.loss) > 2.6e-6 * 1.0 + 1.3e-6 * fabs(want.loss) ||
                    max_err > 2.6e-6 * (max_G + 1.0);
@@ -490,10 +489,8 @@ Test(kernels, confident_rows_across_chunks_keep_relative_precision)
         const int64_t y = rows[ri].at_max[0];
         oracle_row want;
         lsce_options o = sum_of_one_row(V, x, y, &want, G);
-        for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++) {
-            if (!lsce_isa_supported((lsce_isa)isa))
-                continue;
-            o.isa = (lsce_isa)isa;
+        FOR_EACH_ISA(isa) {
+            o.isa = isa;
             lsce_result fused, forward;
             cr_assert_eq(lsce_forward_backward(&o, 1, V, x, V, &y, NULL, g, V, NULL, NULL, &fused),
                          LSCE_OK);
@@ -501,7 +498,7 @@ Test(kernels, confident_rows_across_chunks_keep_relative_precision)
             const double rel_fused = fabs(fused.loss - want.loss) / want.loss;
             const double rel_forward = fabs(forward.loss - want.loss) / want.loss;
             fprintf(stderr, "%-32s %-7s loss %.9g want %.17g (rel %.3g fused, %.3g forward)\n",
-                    rows[ri].name, lsce_isa_to_string((lsce_isa)isa), fused.loss, want.loss,
+                    rows[ri].name, lsce_isa_to_string(isa), fused.loss, want.loss,
                     rel_fused, rel_forward);
             bad += !(rel_fused <= 1.5e-6) + !(rel_forward <= 1.5e-6);
         }
