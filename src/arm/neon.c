@@ -151,9 +151,9 @@ static inline void vf_to_f16(uint16_t *p, vf v)
     vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
 }
 
-/* exp(t) for t ≤ 0 (or NaN), the AVX2 variant's algorithm and constants step for step (FRINTN
- * rounds to nearest even like roundps, FMLS/FMLA fuse like vfnmadd/vfmadd), so both give the same
- * bits: t = n·ln2 + r, |r| ≤ ln2/2 (two-constant Cody–Waite), exp(r) by a degree-5 minimax
+/* exp(t) for t ≤ 0 (or NaN), the AVX2 variant's algorithm and constants step for step (FMLA,
+ * FMLS fuse like vfmadd/vfnmadd), so both give the same bits: t = n·ln2 + r, |r| ≤ ln2/2
+ * (two-constant Cody–Waite; n by adding 1.5·2^23 in the FMA), exp(r) by a degree-5 minimax
  * polynomial (relative error 9.2e-8), times 2^n built in the exponent field (n ∈ [−126, 0]).
  * Below t = −126·ln2 the result would be subnormal: it is flushed to 0 (absolute error < 2^−126),
  * so −inf gives exactly +0 (its out-of-range exponent is masked away with it); a NaN compares
@@ -161,7 +161,9 @@ static inline void vf_to_f16(uint16_t *p, vf v)
 static inline vf vf_exp_neg(vf t)
 {
     const uint32x4_t underflow = vcltq_f32(t, vdupq_n_f32(-0x1.5d58a0p+6f));
-    const vf n = vrndnq_f32(vmulq_f32(t, vdupq_n_f32(0x1.715476p+0f)));
+    const vf shifter = vdupq_n_f32(0x1.8p+23f);
+    const vf n_shifted = vfmaq_f32(shifter, t, vdupq_n_f32(0x1.715476p+0f));
+    const vf n = vsubq_f32(n_shifted, shifter);
     vf r = vfmsq_f32(t, n, vdupq_n_f32(0x1.62e43p-1f));
     r = vfmsq_f32(r, n, vdupq_n_f32(-0x1.05c61p-29f));
     vf p = vfmaq_f32(vdupq_n_f32(0x1.573a54p-5f), vdupq_n_f32(0x1.0fa830p-7f), r);
@@ -169,10 +171,10 @@ static inline vf vf_exp_neg(vf t)
     p = vfmaq_f32(vdupq_n_f32(0x1.fffdc6p-2f), p, r);
     p = vfmaq_f32(vdupq_n_f32(0x1.fffff6p-1f), p, r);
     p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    /* FCVTZS saturates (−inf → INT32_MIN, NaN → 0); n is already an integer, so it is exact
-     * wherever the result is not flushed. The shift wraps for the flushed lanes only. */
-    const int32x4_t biased = vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127));
-    const vf two_n = vreinterpretq_f32_s32(vshlq_n_s32(biased, 23));
+    /* n_shifted's bits are 0x4b400000 + n: shifted by 23 only n's bits remain (mod 2^32); the
+     * flushed lanes' garbage is masked away */
+    const int32x4_t n_bits = vshlq_n_s32(vreinterpretq_s32_f32(n_shifted), 23);
+    const vf two_n = vreinterpretq_f32_s32(vaddq_s32(n_bits, vdupq_n_s32(127 << 23)));
     const uint32x4_t scaled = vreinterpretq_u32_f32(vmulq_f32(p, two_n));
     return vreinterpretq_f32_u32(vbicq_u32(scaled, underflow));
 }

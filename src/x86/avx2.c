@@ -121,13 +121,16 @@ static inline void vf_stream_f16(uint16_t *p, vf v) { _mm_stream_si128((__m128i 
 
 /* exp(t) for t ≤ 0 (or NaN): t = n·ln2 + r, |r| ≤ ln2/2 (two-constant Cody–Waite), exp(r) by a
  * degree-5 minimax polynomial (relative error 9.2e-8), times 2^n built in the exponent field
- * (n ∈ [−126, 0]). Below t = −126·ln2 the result would be subnormal: it is flushed to 0 (absolute
- * error < 2^−126), so −inf gives exactly 0; a NaN compares false and stays NaN. */
+ * (n ∈ [−126, 0]). n = t·log2(e) rounded to nearest by adding 1.5·2^23 in the same FMA (the sum's
+ * low bits are n; no separate rounding or conversion). Below t = −126·ln2 the result would be
+ * subnormal: it is flushed to 0 (absolute error < 2^−126), so −inf gives exactly 0; a NaN compares
+ * false and stays NaN. */
 static inline vf vf_exp_neg(vf t)
 {
     const vf underflow = _mm256_cmp_ps(t, _mm256_set1_ps(-0x1.5d58a0p+6f), _CMP_LT_OQ);
-    const vf n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(0x1.715476p+0f)),
-                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const vf shifter = _mm256_set1_ps(0x1.8p+23f);
+    const vf n_shifted = _mm256_fmadd_ps(t, _mm256_set1_ps(0x1.715476p+0f), shifter);
+    const vf n = _mm256_sub_ps(n_shifted, shifter);
     vf r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e43p-1f), t);
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-0x1.05c61p-29f), r);
     vf p = _mm256_fmadd_ps(_mm256_set1_ps(0x1.0fa830p-7f), r, _mm256_set1_ps(0x1.573a54p-5f));
@@ -135,8 +138,9 @@ static inline vf vf_exp_neg(vf t)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0x1.fffdc6p-2f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0x1.fffff6p-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-    const vf two_n = _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23));
+    /* n_shifted's bits are 0x4b400000 + n: shifted by 23 only n's bits remain (mod 2^32) */
+    const __m256i n_bits = _mm256_slli_epi32(_mm256_castps_si256(n_shifted), 23);
+    const vf two_n = _mm256_castsi256_ps(_mm256_add_epi32(n_bits, _mm256_set1_epi32(127 << 23)));
     return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, two_n));
 }
 

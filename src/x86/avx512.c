@@ -141,8 +141,8 @@ static inline vf vf_exp_neg(vf t) { return Sleef_expf16_u10avx512f(t); }
 static inline vf vf_exp_neg(vf t)
 {
     t = _mm512_max_ps(_mm512_set1_ps(-104.0f), t);
-    const vf n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(0x1.715476p+0f)),
-                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const vf shifter = _mm512_set1_ps(0x1.8p+23f); /* n: see src/x86/avx2.c */
+    const vf n = _mm512_sub_ps(_mm512_fmadd_ps(t, _mm512_set1_ps(0x1.715476p+0f), shifter), shifter);
     vf r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e43p-1f), t);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-0x1.05c61p-29f), r);
     vf p = _mm512_fmadd_ps(_mm512_set1_ps(0x1.0fa830p-7f), r, _mm512_set1_ps(0x1.573a54p-5f));
