@@ -79,10 +79,11 @@
  *
  * Memory: lsce_forward_backward allocates one scratch row of V floats per call (one more for
  * softcap, and one for a confidence penalty unless the logits are fp32 with no scale or softcap:
- * they are then read as their own t), freed before it returns; lsce_forward and lsce_backward
- * allocate nothing, except one row of V floats (ω's off-target part, also in the fused call)
- * when both class_weight and prior are given. lsce_backward with a confidence penalty reads each row twice (H is not saved).
- * Nothing else allocates.
+ * they are then read as their own t), freed before it returns. Every entry point with
+ * class_weight or prior and smoothing > 0 allocates ⌈V/4096⌉ doubles (the off-target weights'
+ * sum over each chunk of 4096 classes, formed once per call), plus one row of V floats (ω's
+ * off-target part) when both are given. Nothing else allocates. lsce_backward with a confidence
+ * penalty reads each row twice (H is not saved).
  */
 #ifndef LSCE_H
 #define LSCE_H
@@ -115,7 +116,7 @@ typedef enum lsce_status {
     LSCE_ERR_ISA = 5,      /* unknown variant, or one this CPU (or build) cannot run */
     LSCE_ERR_DTYPE = 6,    /* unknown dtype, or a dtype pair not supported */
     LSCE_ERR_ALIAS = 7,    /* outputs overlap each other or the inputs (other than exact in-place) */
-    LSCE_ERR_NOMEM = 8     /* the scratch row could not be allocated */
+    LSCE_ERR_NOMEM = 8     /* a per-call allocation failed (see Memory above) */
 } lsce_status;
 
 typedef enum lsce_convention {

@@ -36,6 +36,8 @@ typedef struct plan {
     const float *v;      /* per-class factor of β (NULL: 1), or NULL when kappa is 0 */
     float *v_owned;      /* v when it had to be formed (class weights × prior) */
     double v_sum;        /* Σ_c v_c (V when v is NULL) */
+    double *v_chunk_sum; /* with v: Σ v_c over each chunk of LSCE_CHUNK classes (allocated) */
+    int v_has_zero;      /* with v: some v_c is 0 */
     double beta_sum;     /* Σ_c β_c = kappa·v_sum: Ω = beta_sum + α */
     double kl_base;      /* Σ_c w_c·q_c^off·log q_c^off, for kl */
     const float *w;      /* class weights or NULL */
@@ -53,7 +55,7 @@ typedef struct plan {
 } plan;
 
 /* Validates everything a call reads before it writes anything and fills the plan (the caller
- * frees p->v_owned with plan_release). */
+ * frees p->v_owned and p->v_chunk_sum with plan_release). */
 lsce_status lsce_prepare(const call *c, plan *p);
 void lsce_plan_release(plan *p);
 

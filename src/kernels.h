@@ -22,8 +22,8 @@ typedef struct lsce_chunk_stats {
     double sum_below;  /* Σ exp(x_c − shift) over the other elements (NaN ones included) */
     double sum_shift;  /* Σ (x_c − shift) over all */
     /* only from row_stats_ex, when asked (0 otherwise): */
-    double sum_beta;   /* Σ β_c·(x_c − shift), a term with β_c = 0 being 0 (even for x_c = −inf) */
-    double beta_mass;  /* Σ β_c */
+    double sum_beta;   /* Σ β_c·(x_c − shift), a term with β_c = 0 being 0 (even for x_c = −inf);
+                        * Σ β_c of the chunk is the same for every row: the driver's, per call */
     double sum_et;     /* Σ e_c·(x_c − shift), e_c = exp(x_c − shift) (a term with e_c = 0 is 0) */
 } lsce_chunk_stats;
 /* Keeping the exact 1s out of the fp32 lane sums keeps d − 1 = (n_at_max − 1) + sum_below exact
@@ -95,12 +95,18 @@ typedef struct lsce_scale_ex {
 #define decl_row_transform_fn(name)                                                                \
     void(name)(const void *x, int64_t n, const lsce_transform *tf, float *t_out, float *v_out)
 
-/* row_stats over t = T(x) (tf), plus, per chunk: sum_beta and beta_mass when beta (n weights)
- * is not NULL (sum_shift is then 0: the β sums replace it), sum_et when want_et. t_out and v_out (fp32 rows, or NULL) receive t and, with
- * softcap, v = 1 − |tanh(k·x)| (row_transform). */
+/* Flags of row_stats_ex: LSCE_STATS_ET asks for sum_et; LSCE_STATS_BETA_ZEROS tells that some
+ * β_c is 0 (their terms must then be exactly 0 even where x_c = −inf; without the flag a SIMD
+ * sweep may assume β_c ≠ 0 and skip that test). */
+enum { LSCE_STATS_ET = 1, LSCE_STATS_BETA_ZEROS = 2 };
+
+/* row_stats over t = T(x) (tf), plus, per chunk: sum_beta when beta (n weights) is not NULL
+ * (sum_shift is then 0: the β sums replace it), sum_et with LSCE_STATS_ET in flags. t_out and
+ * v_out (fp32 rows, or NULL) receive t and, with softcap, v = 1 − |tanh(k·x)| (row_transform). */
 #define decl_row_stats_ex_fn(name)                                                                 \
-    void(name)(const void *x, int64_t n, const lsce_transform *tf, const float *beta, int want_et, \
-               float *exp_out, float *t_out, float *v_out, lsce_chunk_stats *chunks)
+    void(name)(const void *x, int64_t n, const lsce_transform *tf, const float *beta,             \
+               unsigned flags, float *exp_out, float *t_out, float *v_out,                        \
+               lsce_chunk_stats *chunks)
 
 /* The general gradient sweep (lsce_scale_ex above) into dst, rounded to dst's dtype. */
 #define decl_row_scale_ex_fn(name)                                                                 \

@@ -37,7 +37,7 @@ const char *lsce_strerror(lsce_status status)
     case LSCE_ERR_ISA: return "unknown instruction-set variant, or one this CPU cannot run";
     case LSCE_ERR_DTYPE: return "unsupported dtype or dtype combination";
     case LSCE_ERR_ALIAS: return "outputs overlap each other or the inputs";
-    case LSCE_ERR_NOMEM: return "out of memory for the scratch row";
+    case LSCE_ERR_NOMEM: return "out of memory for a per-call buffer";
     }
     return "unknown status";
 }
@@ -210,8 +210,8 @@ static lsce_status plan_objective(const call *c, plan *p, double w_sum, double u
         p->kappa = p->b;
         p->alpha0 = p->a - p->b;
     }
-    /* v and Σ v; the product of weights and prior is the one per-call allocation besides the
-     * fused path's scratch */
+    /* v and Σ v; the product of weights and prior is formed once per call (an allocation, like
+     * the chunk sums below; lsce.h Memory) */
     p->v = o->prior ? o->prior : o->class_weight;
     p->v_sum = o->prior ? u_sum : w_sum;
     if (o->prior && o->class_weight && p->kappa != 0.0) {
@@ -229,6 +229,23 @@ static lsce_status plan_objective(const call *c, plan *p, double w_sum, double u
     p->beta_sum = p->kappa * p->v_sum;
     if (p->kappa == 0.0)
         p->v = NULL; /* no off-target weight: the β sums are not needed */
+    /* Σ v over each chunk of the stats sweeps and whether some v_c is 0: the same for every row,
+     * so the sweeps need not recompute them (src/kernels.h) */
+    if (p->v) {
+        const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
+        p->v_chunk_sum = malloc((size_t)n_chunks * sizeof(double));
+        if (!p->v_chunk_sum)
+            return LSCE_ERR_NOMEM;
+        for (int64_t k = 0; k < n_chunks; k++) {
+            const int64_t end = V - k * LSCE_CHUNK < LSCE_CHUNK ? V : (k + 1) * LSCE_CHUNK;
+            double sum = 0.0;
+            for (int64_t i = k * LSCE_CHUNK; i < end; i++) {
+                sum += p->v[i];
+                p->v_has_zero |= p->v[i] == 0.0f;
+            }
+            p->v_chunk_sum[k] = sum;
+        }
+    }
     /* Σ_c w_c·xlogx(q_c^off) with q_c^off = kappa·(u_c or 1) */
     p->kl_base = 0.0;
     if (o->kl) {
@@ -322,7 +339,9 @@ lsce_status lsce_prepare(const call *c, plan *p)
 void lsce_plan_release(plan *p)
 {
     free(p->v_owned);
+    free(p->v_chunk_sum);
     p->v_owned = NULL;
+    p->v_chunk_sum = NULL;
 }
 
 static lsce_status resolve(const lsce_options *opts, const lsce_kernels **k)

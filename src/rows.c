@@ -31,10 +31,11 @@ static double log_d_of(const row_stats *st)
 }
 
 /* Merges `count` chunks that start at element `first` (a multiple of LSCE_CHUNK) of a row of V
- * elements. When w is not NULL, w[k] = exp(shift_k − max), the factor that takes chunk k's
- * exponentials to the row's. */
+ * elements; v_sum[k]: Σ v_c over chunk k (the plan's, from chunk first / LSCE_CHUNK on), or NULL
+ * without class factors. When w is not NULL, w[k] = exp(shift_k − max), the factor that takes
+ * chunk k's exponentials to the row's. */
 static row_stats merge_chunks(const lsce_chunk_stats *ch, int64_t count, int64_t first,
-                              int64_t V, double *w)
+                              int64_t V, const double *v_sum, double *w)
 {
     row_stats st = {-INFINITY, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
     for (int64_t k = 0; k < count; k++)
@@ -55,9 +56,9 @@ static row_stats merge_chunks(const lsce_chunk_stats *ch, int64_t count, int64_t
             st.d_below += w_k * d_k;
         }
         st.S += ch[k].sum_shift + (double)n_k * shift_gap;
-        if (ch[k].beta_mass != 0.0 || ch[k].sum_beta != 0.0) {
-            st.Sv += ch[k].sum_beta + ch[k].beta_mass * shift_gap;
-            st.v_mass += ch[k].beta_mass;
+        if (v_sum && (v_sum[k] != 0.0 || ch[k].sum_beta != 0.0)) {
+            st.Sv += ch[k].sum_beta + v_sum[k] * shift_gap;
+            st.v_mass += v_sum[k];
         }
         if (w_k != 0.0)
             st.E += w_k * (ch[k].sum_et + d_k * shift_gap);
@@ -106,13 +107,16 @@ static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, co
         const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
         const void *xs = (const char *)x + (size_t)first * lsce_dtype_size(dt);
         if (p->general)
-            k->row_stats_ex[dt](xs, n, &p->tf, p->v ? p->v + first : NULL, p->cp > 0.0,
+            k->row_stats_ex[dt](xs, n, &p->tf, p->v ? p->v + first : NULL,
+                                (p->cp > 0.0 ? LSCE_STATS_ET : 0u) |
+                                    (p->v_has_zero ? LSCE_STATS_BETA_ZEROS : 0u),
                                 exp_out ? exp_out + first : NULL, t_out ? t_out + first : NULL,
                                 v_out ? v_out + first : NULL, chunks);
         else
             k->row_stats[dt](xs, n, exp_out ? exp_out + first : NULL, chunks);
         const row_stats part =
-            merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V, w);
+            merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V,
+                         p->v ? p->v_chunk_sum + first / LSCE_CHUNK : NULL, w);
         merge_stats(&acc, &part);
     }
     return acc;

@@ -103,8 +103,7 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
             et[u] = vf_fma(e, vf_max(t, lowest), et[u]);                                           \
         if (has_beta) {                                                                            \
             const vf bv = vf_load(beta + i + (off));                                               \
-            bt[u] = vf_add(bt[u], vf_mul_nz(bv, t));                                               \
-            bm[u] = vf_add(bm[u], bv);                                                             \
+            bt[u] = beta_zeros ? vf_fma_nz(bv, t, bt[u]) : vf_fma(bv, t, bt[u]);                   \
         }                                                                                          \
         if (split)                                                                                 \
             n_at_max += vf_split_zero(t, &e);                                                      \
@@ -114,22 +113,23 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
     } while (0)
 
 /* Sums of one chunk over src (x itself, or the fp32 t of pass 1); prefetches the next chunk of x
- * (ahead: the first byte of the next chunk of x, whose elements are ahead_size bytes). */
+ * (ahead: the first byte of the next chunk of x, whose elements are ahead_size bytes). Without
+ * beta_zeros every β_c is known to be nonzero (the tail's padding lanes, β = 0 and t = −inf,
+ * always take the test). */
 SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float shift,
                                               float *exp_out, const float *beta,
                                               const char *ahead, size_t ahead_size, int dt,
-                                              int has_beta, int has_et, int split)
+                                              int has_beta, int beta_zeros, int has_et, int split)
 {
     const vf s = vf_set1(shift), lowest = vf_set1(-0x1.fffffep127f);
-    vsum sum_e = vsum_zero(), sum_t = vsum_zero(), sum_b = vsum_zero(), sum_m = vsum_zero(),
-         sum_et = vsum_zero();
+    vsum sum_e = vsum_zero(), sum_t = vsum_zero(), sum_b = vsum_zero(), sum_et = vsum_zero();
     int64_t n_at_max = 0;
     int64_t i = 0;
     while (i < n) {
         const int64_t end = n - i < BLOCK_EX ? n : i + BLOCK_EX;
-        vf ea[2], ta[2], bt[2], bm[2], et[2];
+        vf ea[2], ta[2], bt[2], et[2];
         for (int u = 0; u < 2; u++)
-            ea[u] = ta[u] = bt[u] = bm[u] = et[u] = vf_zero();
+            ea[u] = ta[u] = bt[u] = et[u] = vf_zero();
         for (; i + UNROLL_EX * W <= end; i += UNROLL_EX * W) {
             prefetch_next_chunk(ahead, i, UNROLL_EX * W, ahead_size);
             EXPSUM_EX_STEP(0, 0);
@@ -144,11 +144,8 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
                 vf_store_tail(exp_out + i, end - i, e);
             if (has_et)
                 et[1] = vf_fma(e, vf_max(t, lowest), et[1]);
-            if (has_beta) {
-                const vf bv = vf_load_tail(beta + i, end - i, 0.0f);
-                bt[1] = vf_add(bt[1], vf_mul_nz(bv, t));
-                bm[1] = vf_add(bm[1], bv);
-            }
+            if (has_beta)
+                bt[1] = vf_fma_nz(vf_load_tail(beta + i, end - i, 0.0f), t, bt[1]);
             if (split)
                 n_at_max += vf_split_zero(t, &e);
             ea[1] = vf_add(ea[1], e);
@@ -159,47 +156,43 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
         sum_e = vsum_fold(sum_e, vf_add(ea[0], ea[1]));
         if (!has_beta)
             sum_t = vsum_fold(sum_t, vf_add(ta[0], ta[1]));
-        if (has_beta) {
+        if (has_beta)
             sum_b = vsum_fold(sum_b, vf_add(bt[0], bt[1]));
-            sum_m = vsum_fold(sum_m, vf_add(bm[0], bm[1]));
-        }
         if (has_et)
             sum_et = vsum_fold(sum_et, vf_add(et[0], et[1]));
     }
     return (lsce_chunk_stats){0.0f, shift, n_at_max, vsum_total(sum_e), vsum_total(sum_t),
                               has_beta ? vsum_total(sum_b) : 0.0,
-                              has_beta ? vsum_total(sum_m) : 0.0,
                               has_et ? vsum_total(sum_et) : 0.0};
 }
 
-/* Pass 2 specialised on (source dtype, β, e·t, split): x's dtype dt when there was no pass 1. */
+/* Pass 2 specialised on (source dtype, β with or without zeros, e·t, split): x's dtype dt when
+ * there was no pass 1. */
 SWEEP_INLINE lsce_chunk_stats expsum_ex_dispatch(const void *src, int64_t n, float shift,
-                                                 float *exp_out, const float *beta, int want_et,
+                                                 float *exp_out, const float *beta, unsigned flags,
                                                  const char *ahead, int from_t, int dt, int split)
 {
     const size_t ahead_size = elem_size(dt);
+    const int beta_sel = beta ? ((flags & LSCE_STATS_BETA_ZEROS) ? 6 : 2) : 0;
 #define EXPSUM_EX_CASE(sel, DT)                                                                    \
     case sel:                                                                                      \
         return chunk_expsum_ex(src, n, shift, exp_out, beta, ahead, ahead_size, DT,               \
-                               (sel >> 1) & 1, sel & 1, (sel >> 3) & 1)
-    switch ((split ? 8 : 0) | (from_t ? 4 : 0) | (beta ? 2 : 0) | (want_et ? 1 : 0)) {
-        EXPSUM_EX_CASE(0, dt);
-        EXPSUM_EX_CASE(1, dt);
-        EXPSUM_EX_CASE(2, dt);
-        EXPSUM_EX_CASE(3, dt);
-        EXPSUM_EX_CASE(4, DT_F32);
-        EXPSUM_EX_CASE(5, DT_F32);
-        EXPSUM_EX_CASE(6, DT_F32);
-        EXPSUM_EX_CASE(7, DT_F32);
-        EXPSUM_EX_CASE(8, dt);
-        EXPSUM_EX_CASE(9, dt);
-        EXPSUM_EX_CASE(10, dt);
-        EXPSUM_EX_CASE(11, dt);
-        EXPSUM_EX_CASE(12, DT_F32);
-        EXPSUM_EX_CASE(13, DT_F32);
-        EXPSUM_EX_CASE(14, DT_F32);
-    default: EXPSUM_EX_CASE(15, DT_F32);
+                               ((sel) >> 1) & 1, ((sel) >> 2) & 1, (sel) & 1, ((sel) >> 4) & 1)
+#define EXPSUM_EX_CASES(high, DT)                                                                  \
+    EXPSUM_EX_CASE((high) | 0, DT);                                                                \
+    EXPSUM_EX_CASE((high) | 1, DT);                                                                \
+    EXPSUM_EX_CASE((high) | 2, DT);                                                                \
+    EXPSUM_EX_CASE((high) | 3, DT);                                                                \
+    EXPSUM_EX_CASE((high) | 6, DT);                                                                \
+    EXPSUM_EX_CASE((high) | 7, DT)
+    switch ((split ? 16 : 0) | (from_t ? 8 : 0) | beta_sel | ((flags & LSCE_STATS_ET) ? 1 : 0)) {
+        EXPSUM_EX_CASES(0, dt);
+        EXPSUM_EX_CASES(8, DT_F32);
+        EXPSUM_EX_CASES(16, dt);
+        EXPSUM_EX_CASES(24, DT_F32);
+    default: __builtin_unreachable();
     }
+#undef EXPSUM_EX_CASES
 #undef EXPSUM_EX_CASE
 }
 
@@ -216,7 +209,7 @@ SWEEP_INLINE float transform_max_dispatch(const void *x, int64_t n, const lsce_t
 }
 
 SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *tf,
-                               const float *beta, int want_et, float *exp_out, float *t_out,
+                               const float *beta, unsigned flags, float *exp_out, float *t_out,
                                float *v_out, lsce_chunk_stats *chunks, int dt)
 {
     float local_t[LSCE_CHUNK] __attribute__((aligned(64))); /* pass 1's t when t_out is NULL */
@@ -232,7 +225,7 @@ SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *t
         const float shift = max == -__builtin_inff() ? 0.0f : max;
         lsce_chunk_stats st = expsum_ex_dispatch(
             from_t ? (const void *)t_chunk : (const void *)chunk, len, shift,
-            exp_out ? exp_out + begin : NULL, beta ? beta + begin : NULL, want_et,
+            exp_out ? exp_out + begin : NULL, beta ? beta + begin : NULL, flags,
             chunk + (size_t)STATS_AHEAD * elem_size(dt), from_t, dt,
             split_needed(max, &running_max));
         st.max = max;

@@ -22,7 +22,7 @@
  *   vf_mul, vf_div, vf_abs(v), vf_copysign(mag, sgn) (mag ≥ 0: mag with sgn's sign bit)
  *   vf_select_lt(x, limit, a, b)          lanes x < limit ? a : b (NaN x → b)
  *   vf_all_lt(x, limit)                   1 when every lane has x < limit (NaN: no)
- *   vf_mul_nz(b, t)                       b·t where b ≠ 0, exactly 0 where b == 0 (even for t = ±inf)
+ *   vf_fma_nz(b, t, acc)                  acc + b·t where b ≠ 0, acc where b == 0 (even for t = ±inf)
  *   vsum_zero(), vsum_fold(acc, v), vsum_total(acc)   double accumulation of float vectors
  *   prefetch_l1(p), prefetch_l2(p) (p: const void *), store_fence()
  * and, for 16-bit storage, when HAVE_HALF is 1 (otherwise portable fallbacks below are used):
@@ -301,7 +301,7 @@ SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk
                                  ? chunk_expsum(chunk, len, shift, e_chunk, dt, 1)
                                  : chunk_expsum(chunk, len, shift, e_chunk, dt, 0);
         chunks[begin / LSCE_CHUNK] =
-            (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift, 0.0, 0.0, 0.0};
+            (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift, 0.0, 0.0};
     }
 }
 
@@ -421,7 +421,7 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
     }                                                                                              \
     decl_row_stats_ex_fn(FN_D(lsce_row_stats_ex, d))                                               \
     {                                                                                              \
-        row_stats_ex(x, n, tf, beta, want_et, exp_out, t_out, v_out, chunks, DT);                  \
+        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT);                  \
     }                                                                                              \
     decl_row_scale_ex_fn(FN_D(lsce_row_scale_ex, d)) { row_scale_ex(e, n, sx, dst, stream, DT); }
 

@@ -159,6 +159,24 @@ Test(options, class_weight_zero_with_ninf_logit, .timeout = 300)
     sweep("class_weight_zero_with_ninf_logit", all_V, N_ALL_V, 9, set_class_weight_ninf);
 }
 
+/* Past 64 chunks (262144 classes) the forward path sweeps a row in groups of chunk statistics:
+ * each group must take the per-call chunk sums of the class factors from its own offset. */
+static void set_class_factors_past_one_group(test_rng *rng, ocase *c, int i)
+{
+    c->cw = 1;
+    c->cw_zero = i ? 0.2 : 0.0;
+    c->prior = i;
+    c->opts.convention = LSCE_CONV_UNIFORM;
+    c->opts.smoothing = i ? 1.0 : 0.1;
+    (void)rng;
+}
+Test(options, class_factors_past_one_chunk_group, .timeout = 300)
+{
+    static const int64_t past_one_group[] = {64 * 4096 + 4097};
+    sweep("class_factors_past_one_chunk_group", past_one_group, 1, 2,
+          set_class_factors_past_one_group);
+}
+
 static void set_prior(test_rng *rng, ocase *c, int i)
 {
     static const double eps[] = {0.1, 1.0, 0.3};

@@ -41,10 +41,10 @@ static inline vf vf_copysign(vf mag, vf sgn)
 }
 static inline vf vf_select_lt(vf x, vf limit, vf a, vf b) { return vbslq_f32(vcltq_f32(x, limit), a, b); }
 static inline int vf_all_lt(vf x, vf limit) { return vminvq_u32(vcltq_f32(x, limit)) != 0; }
-static inline vf vf_mul_nz(vf b, vf t)
+static inline vf vf_fma_nz(vf b, vf t, vf acc)
 {
     const uint32x4_t zero = vceqq_f32(b, vdupq_n_f32(0.0f));
-    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vmulq_f32(b, t)), zero));
+    return vfmaq_f32(acc, b, vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(t), zero)));
 }
 static inline vf vf_load(const float *p) { return vld1q_f32(p); }
 static inline void vf_store(float *p, vf v) { vst1q_f32(p, v); }

@@ -38,8 +38,9 @@
  *   T: t = s·x, or t = c·tanh(k·x) with k = s/c (row_transform; stats pass 1 stores t, pass 2 reads
  *      it from L1). ω_c = w_c·q_c splits into an off-target vector β_c (b·w_c, ε·u_c, ε·u_c·w_c)
  *      and the target's extra α (= ω_y − β_y); Ω = Σ ω = Σ β + α.
- *   1'. per chunk, besides step 1: Sβ_k = Σ β_c·(t_c − m_k) and Σ β_c (row_stats_ex), and for the
- *      confidence penalty E_k = Σ e_c·(t_c − m_k) (one-signed sums again; 0·(−inf) taken as 0).
+ *   1'. per chunk, besides step 1: Sβ_k = Σ β_c·(t_c − m_k) (row_stats_ex; Σ β_c over the chunk is
+ *      the same for every row, summed once per call), and for the confidence penalty
+ *      E_k = Σ e_c·(t_c − m_k) (one-signed sums again; 0·(−inf) taken as 0).
  *   2'. merge: Sβ = Σ_k Sβ_k + (Σ_k β)·(m_k − m),   E = Σ_k w_k·(E_k + d_k·(m_k − m))
  *      (E/d = Σ p_c (t_c − m), so Σ p log p = E/d − log d = −H).
  *   3'. loss = ρ·[Ω·log d − α·(t_y − m) − Sβ + z·lse² + β_cp·(E/d − log d) (+ Σ ω log q)]
@@ -101,7 +102,7 @@ static inline void row_stats(const void *x, int64_t n, float *exp_out, lsce_chun
             sum_shift += t;
         }
         chunks[begin / LSCE_CHUNK] =
-            (lsce_chunk_stats){max, shift, n_at_max, sum_below, sum_shift, 0.0, 0.0, 0.0};
+            (lsce_chunk_stats){max, shift, n_at_max, sum_below, sum_shift, 0.0, 0.0};
     }
 }
 
@@ -161,9 +162,10 @@ static inline void row_transform(const void *x, int64_t n, const lsce_transform 
 }
 
 static inline void row_stats_ex(const void *x, int64_t n, const lsce_transform *tf,
-                                const float *beta, int want_et, float *exp_out, float *t_out,
+                                const float *beta, unsigned flags, float *exp_out, float *t_out,
                                 float *v_out, lsce_chunk_stats *chunks, int dt)
 {
+    const int want_et = (flags & LSCE_STATS_ET) != 0;
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
         const int64_t end = n - begin < LSCE_CHUNK ? n : begin + LSCE_CHUNK;
         float max = -INFINITY;
@@ -177,7 +179,7 @@ static inline void row_stats_ex(const void *x, int64_t n, const lsce_transform *
             max = c == begin || t > max ? t : max;
         }
         const float shift = max == -INFINITY ? 0.0f : max;
-        lsce_chunk_stats st = {max, shift, 0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        lsce_chunk_stats st = {max, shift, 0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t c = begin; c < end; c++) {
             float v;
             const float t = transform(lsce_load_as_f32(x, dt, c), tf, &v) - shift;
@@ -192,8 +194,6 @@ static inline void row_stats_ex(const void *x, int64_t n, const lsce_transform *
                 st.sum_shift += t;
             if (beta && beta[c] != 0.0f) /* 0·(−inf) is 0 here */
                 st.sum_beta += (double)(beta[c] * t);
-            if (beta)
-                st.beta_mass += beta[c];
             if (want_et && e != 0.0f)
                 st.sum_et += (double)(e * t);
         }
@@ -246,7 +246,7 @@ static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_e
     }                                                                                              \
     decl_row_stats_ex_fn(lsce_row_stats_ex_##d##_scalar)                                           \
     {                                                                                              \
-        row_stats_ex(x, n, tf, beta, want_et, exp_out, t_out, v_out, chunks, DT);                  \
+        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT);                  \
     }                                                                                              \
     decl_row_scale_ex_fn(lsce_row_scale_ex_##d##_scalar)                                           \
     {                                                                                              \

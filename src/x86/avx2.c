@@ -36,9 +36,10 @@ static inline int vf_all_lt(vf x, vf limit)
 {
     return _mm256_movemask_ps(_mm256_cmp_ps(x, limit, _CMP_LT_OQ)) == 0xff;
 }
-static inline vf vf_mul_nz(vf b, vf t)
+static inline vf vf_fma_nz(vf b, vf t, vf acc)
 {
-    return _mm256_and_ps(_mm256_mul_ps(b, t), _mm256_cmp_ps(b, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+    const vf keep = _mm256_cmp_ps(b, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    return _mm256_fmadd_ps(b, _mm256_and_ps(t, keep), acc);
 }
 static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }

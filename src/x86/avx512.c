@@ -41,9 +41,9 @@ static inline int vf_all_lt(vf x, vf limit)
 {
     return _mm512_cmp_ps_mask(x, limit, _CMP_LT_OQ) == 0xffff;
 }
-static inline vf vf_mul_nz(vf b, vf t)
+static inline vf vf_fma_nz(vf b, vf t, vf acc)
 {
-    return _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(b, _mm512_setzero_ps(), _CMP_NEQ_UQ), b, t);
+    return _mm512_mask3_fmadd_ps(b, t, acc, _mm512_cmp_ps_mask(b, _mm512_setzero_ps(), _CMP_NEQ_UQ));
 }
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
