@@ -152,15 +152,14 @@ static inline void vf_to_f16(uint16_t *p, vf v)
 }
 
 /* exp(t) for t ≤ 0 (or NaN), the AVX2 variant's algorithm and constants step for step (FMLA,
- * FMLS fuse like vfmadd/vfnmadd), so both give the same bits: t = n·ln2 + r, |r| ≤ ln2/2
- * (two-constant Cody–Waite; n by adding 1.5·2^23 in the FMA), exp(r) by a degree-5 minimax
- * polynomial (relative error 9.2e-8), times 2^n built in the exponent field (n ∈ [−126, 0]).
- * Below t = −126·ln2 the result would be subnormal: it is flushed to 0 (absolute error < 2^−126),
- * so −inf gives exactly +0 (its out-of-range exponent is masked away with it); a NaN compares
- * false, is not flushed and stays NaN. */
+ * FMLS fuse like vfmadd/vfnmadd, FMAX keeps a NaN like maxps with the NaN second), so both give
+ * the same bits: t clamped at −88, t = n·ln2 + r, |r| ≤ ln2/2 (two-constant Cody–Waite; n by
+ * adding 1.5·2^23 in the FMA), exp(r) by a degree-5 minimax polynomial (relative error 9.2e-8),
+ * times 2^n built in the exponent field: n = −127 gives 2^n = +0 (exactly 0 for −inf), n = −126
+ * rounds once into the subnormals (absolute error < 2^−126 below 2^−126). */
 static inline vf vf_exp_neg(vf t)
 {
-    const uint32x4_t underflow = vcltq_f32(t, vdupq_n_f32(-0x1.5d58a0p+6f));
+    t = vmaxq_f32(vdupq_n_f32(-88.0f), t);
     const vf shifter = vdupq_n_f32(0x1.8p+23f);
     const vf n_shifted = vfmaq_f32(shifter, t, vdupq_n_f32(0x1.715476p+0f));
     const vf n = vsubq_f32(n_shifted, shifter);
@@ -171,12 +170,10 @@ static inline vf vf_exp_neg(vf t)
     p = vfmaq_f32(vdupq_n_f32(0x1.fffdc6p-2f), p, r);
     p = vfmaq_f32(vdupq_n_f32(0x1.fffff6p-1f), p, r);
     p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    /* n_shifted's bits are 0x4b400000 + n: shifted by 23 only n's bits remain (mod 2^32); the
-     * flushed lanes' garbage is masked away */
+    /* n_shifted's bits are 0x4b400000 + n: shifted by 23 only n's bits remain (mod 2^32) */
     const int32x4_t n_bits = vshlq_n_s32(vreinterpretq_s32_f32(n_shifted), 23);
     const vf two_n = vreinterpretq_f32_s32(vaddq_s32(n_bits, vdupq_n_s32(127 << 23)));
-    const uint32x4_t scaled = vreinterpretq_u32_f32(vmulq_f32(p, two_n));
-    return vreinterpretq_f32_u32(vbicq_u32(scaled, underflow));
+    return vmulq_f32(p, two_n);
 }
 
 #include "../sweeps_simd.h"
