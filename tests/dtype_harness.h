@@ -173,7 +173,7 @@ typedef struct dcase {
     int special;        /* rows cycle: NaN (signalling bits), NaN target, +inf, all −inf, −inf target */
     double p_target;    /* > 0: confident rows, p_y ≈ p_target */
     int layout;         /* confident rows: 0 others ≈ 0, target high; 1 target 0, others low */
-    int pattern;        /* chunk patterns (see apply_pattern) */
+    int pattern;        /* chunk and sign patterns (see apply_pattern) */
     lsce_options opts;
     int go;             /* 0: NULL; 1: N(0, 3²), 10 % zeros; 2: go_value (every entry) */
     double go_value;

@@ -262,6 +262,26 @@ Test(dtypes, options_matrix, .timeout = 120)
     FINISH("options", failures);
 }
 
+/* Rows with no positive logit (−0, negative subnormals of the dtype, sometimes one +0): the
+ * 16-bit chunk maximum reads the words as signed integers, whose order reverses for negative
+ * values. Sizes around the 2·W-word vectors of that maximum and across chunks (a 1-element
+ * chunk at 4097). */
+Test(dtypes, signed_zero_and_negative_rows, .timeout = 120)
+{
+    static const int64_t Vs[] = {1, 3, 31, 33, 65, 1000, 4097, 8193};
+    test_rng rng = test_rng_for("negative");
+    int failures = 0, n = 0;
+    for (size_t i = 0; i < sizeof Vs / sizeof Vs[0]; i++)
+        for (int ld = BF16; ld <= F16; ld++)
+            for (int rep = 0; rep < 2; rep++) {
+                dcase c = random_case(&rng, rng_range(&rng, 2, 6), Vs[i], (lsce_dtype)ld);
+                c.pattern = 4;
+                c.dist = rep ? D_NORMAL : D_INT;
+                failures += run_case("negative", n++, &c, &rng);
+            }
+    FINISH("negative", failures);
+}
+
 /* Rows of several stats chunks with 16-bit logits: a −inf chunk, chunks whose weight underflows
  * fp32, the max in the last chunk; and one row of more than 64 chunks (the forward path merges
  * groups of chunk statistics). */
