@@ -154,13 +154,13 @@ static inline void vf_to_f16(uint16_t *p, vf v)
 /* exp(t) for t ≤ 0 (or NaN), the AVX2 variant's algorithm and constants step for step (FMLA,
  * FMLS fuse like vfmadd/vfnmadd, FMAX keeps a NaN like maxps with the NaN second), so both give
  * the same bits: t clamped at −88, t = n·ln2 + r, |r| ≤ ln2/2 (two-constant Cody–Waite; n by
- * adding 1.5·2^23 in the FMA), exp(r) by a degree-5 minimax polynomial (relative error 9.2e-8),
+ * adding 1.5·2^23 + 127 in the FMA), exp(r) by a degree-5 minimax polynomial (relative error 9.2e-8),
  * times 2^n built in the exponent field: n = −127 gives 2^n = +0 (exactly 0 for −inf), n = −126
  * rounds once into the subnormals (absolute error < 2^−126 below 2^−126). */
 static inline vf vf_exp_neg(vf t)
 {
     t = vmaxq_f32(vdupq_n_f32(-88.0f), t);
-    const vf shifter = vdupq_n_f32(0x1.8p+23f);
+    const vf shifter = vdupq_n_f32(0x1.8p+23f + 127.0f); /* + 127: the exponent bias */
     const vf n_shifted = vfmaq_f32(shifter, t, vdupq_n_f32(0x1.715476p+0f));
     const vf n = vsubq_f32(n_shifted, shifter);
     vf r = vfmsq_f32(t, n, vdupq_n_f32(0x1.62e43p-1f));
@@ -170,9 +170,8 @@ static inline vf vf_exp_neg(vf t)
     p = vfmaq_f32(vdupq_n_f32(0x1.fffdc6p-2f), p, r);
     p = vfmaq_f32(vdupq_n_f32(0x1.fffff6p-1f), p, r);
     p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    /* n_shifted's bits are 0x4b400000 + n: shifted by 23 only n's bits remain (mod 2^32) */
-    const int32x4_t n_bits = vshlq_n_s32(vreinterpretq_s32_f32(n_shifted), 23);
-    const vf two_n = vreinterpretq_f32_s32(vaddq_s32(n_bits, vdupq_n_s32(127 << 23)));
+    /* n_shifted's bits are 0x4b40007f + n: shifted by 23 only n + 127 remains (mod 2^32) */
+    const vf two_n = vreinterpretq_f32_s32(vshlq_n_s32(vreinterpretq_s32_f32(n_shifted), 23));
     return vmulq_f32(p, two_n);
 }
 

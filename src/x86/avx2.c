@@ -122,15 +122,15 @@ static inline void vf_stream_f16(uint16_t *p, vf v) { _mm_stream_si128((__m128i 
 
 /* exp(t) for t ≤ 0 (or NaN): t = n·ln2 + r, |r| ≤ ln2/2 (two-constant Cody–Waite), exp(r) by a
  * degree-5 minimax polynomial (relative error 9.2e-8), times 2^n built in the exponent field.
- * n = t·log2(e) rounded to nearest by adding 1.5·2^23 in the same FMA (the sum's low bits are n; no
- * separate rounding or conversion). t is clamped at −88, so n ≥ −127: n = −127 (t < −87.68) gives
+ * n = t·log2(e) rounded to nearest by adding 1.5·2^23 + 127 in the same FMA (the sum's low bits
+ * are n + 127, the biased exponent of 2^n: no separate rounding, conversion or bias). t is clamped at −88, so n ≥ −127: n = −127 (t < −87.68) gives
  * the exponent field 0, i.e. 2^n = +0 and a result of exactly 0 (−inf included), and n = −126
  * rounds p·2^−126 once into the subnormals: below 2^−126 the absolute error stays < 2^−126.
  * max(−88, NaN) keeps the NaN. */
 static inline vf vf_exp_neg(vf t)
 {
     t = _mm256_max_ps(_mm256_set1_ps(-88.0f), t);
-    const vf shifter = _mm256_set1_ps(0x1.8p+23f);
+    const vf shifter = _mm256_set1_ps(0x1.8p+23f + 127.0f); /* + 127: the exponent bias */
     const vf n_shifted = _mm256_fmadd_ps(t, _mm256_set1_ps(0x1.715476p+0f), shifter);
     const vf n = _mm256_sub_ps(n_shifted, shifter);
     vf r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e43p-1f), t);
@@ -140,9 +140,8 @@ static inline vf vf_exp_neg(vf t)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0x1.fffdc6p-2f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0x1.fffff6p-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    /* n_shifted's bits are 0x4b400000 + n: shifted by 23 only n's bits remain (mod 2^32) */
-    const __m256i n_bits = _mm256_slli_epi32(_mm256_castps_si256(n_shifted), 23);
-    const vf two_n = _mm256_castsi256_ps(_mm256_add_epi32(n_bits, _mm256_set1_epi32(127 << 23)));
+    /* n_shifted's bits are 0x4b40007f + n: shifted by 23 only n + 127 remains (mod 2^32) */
+    const vf two_n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(n_shifted), 23));
     return _mm256_mul_ps(p, two_n);
 }
 
