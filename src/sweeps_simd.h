@@ -22,7 +22,7 @@
  *   vf_mul, vf_div, vf_abs(v), vf_copysign(mag, sgn) (mag ≥ 0: mag with sgn's sign bit)
  *   vf_select_lt(x, limit, a, b)          lanes x < limit ? a : b (NaN x → b)
  *   vf_all_lt(x, limit)                   1 when every lane has x < limit (NaN: no)
- *   vf_fma_nz(b, t, acc)                  acc + b·t where b ≠ 0, acc where b == 0 (even for t = ±inf)
+ *   vf_fma_nz(b, t, acc)                  acc + b·t where b ≠ 0, acc where b == 0 (t = ±inf too)
  *   vsum_zero(), vsum_fold(acc, v), vsum_total(acc)   double accumulation of float vectors
  *   prefetch_l1(p), prefetch_l2(p) (p: const void *), store_fence()
  * and, for 16-bit storage, when HAVE_HALF is 1 (otherwise portable fallbacks below are used):

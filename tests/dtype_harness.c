@@ -208,7 +208,7 @@ static void apply_pattern(test_rng *rng, const dcase *c, float *row)
             row[j] += 40.0f * (float)(j / CH);
         break;
     case 4: { /* no positive logit: −|x|, 1/8 −0, 1/8 negative subnormals of the dtype; in half
-               * of the rows one +0 (the 16-bit chunk maximum compares words as integers) */
+               * of the rows one +0 (the maximum then sits among −0, +0 and the subnormals) */
         const float tiny = c->ld == F16 ? 0x1.0p-20f : 0x1.0p-130f;
         for (int64_t j = 0; j < V; j++) {
             const double u = rng_uniform(rng);

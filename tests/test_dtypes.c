@@ -262,10 +262,10 @@ Test(dtypes, options_matrix, .timeout = 120)
     FINISH("options", failures);
 }
 
-/* Rows with no positive logit (−0, negative subnormals of the dtype, sometimes one +0): the
- * 16-bit chunk maximum reads the words as signed integers, whose order reverses for negative
- * values. Sizes around the 2·W-word vectors of that maximum and across chunks (a 1-element
- * chunk at 4097). */
+/* Rows with no positive logit (−0, negative subnormals of the dtype, sometimes one +0): the chunk
+ * maximum of 16-bit logits must pick the value nearest zero, and the max-split, the sums and the
+ * argmax must agree on it (ties of −0 and +0 included). Sizes around the vector widths and across
+ * chunks (a 1-element chunk at 4097). */
 Test(dtypes, signed_zero_and_negative_rows, .timeout = 120)
 {
     static const int64_t Vs[] = {1, 3, 31, 33, 65, 1000, 4097, 8193};

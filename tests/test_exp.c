@@ -13,7 +13,8 @@
  * exhaustive sweep found (below), plus exhaustive
  * windows where errors concentrate: next to 0, around every range-reduction boundary
  * (k + 1/2)·ln 2, around ln(FLT_MIN), around −87.68 and −88 (where AVX2 and NEON take 2^n = 0,
- * and their clamp) and around −104 (the AVX-512 clamp); exact special values; every tail length with guard bytes.
+ * and their clamp) and around −104 (the AVX-512 clamp); exact special values; every tail length
+ * with guard bytes.
  * The measured max ulp per variant is printed to stderr.
  */
 #include <criterion/criterion.h>

@@ -154,9 +154,9 @@ static inline void vf_to_f16(uint16_t *p, vf v)
 /* exp(t) for t ≤ 0 (or NaN), the AVX2 variant's algorithm and constants step for step (FMLA,
  * FMLS fuse like vfmadd/vfnmadd, FMAX keeps a NaN like maxps with the NaN second), so both give
  * the same bits: t clamped at −88, t = n·ln2 + r, |r| ≤ ln2/2 (two-constant Cody–Waite; n by
- * adding 1.5·2^23 + 127 in the FMA), exp(r) by a degree-5 minimax polynomial (relative error 9.2e-8),
- * times 2^n built in the exponent field: n = −127 gives 2^n = +0 (exactly 0 for −inf), n = −126
- * rounds once into the subnormals (absolute error < 2^−126 below 2^−126). */
+ * adding 1.5·2^23 + 127 in the FMA), exp(r) by a degree-5 minimax polynomial (relative error
+ * 9.2e-8), times 2^n built in the exponent field: n = −127 gives 2^n = +0 (exactly 0 for −inf),
+ * n = −126 rounds once into the subnormals (absolute error < 2^−126 below 2^−126). */
 static inline vf vf_exp_neg(vf t)
 {
     t = vmaxq_f32(vdupq_n_f32(-88.0f), t);

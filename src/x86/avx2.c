@@ -123,10 +123,10 @@ static inline void vf_stream_f16(uint16_t *p, vf v) { _mm_stream_si128((__m128i 
 /* exp(t) for t ≤ 0 (or NaN): t = n·ln2 + r, |r| ≤ ln2/2 (two-constant Cody–Waite), exp(r) by a
  * degree-5 minimax polynomial (relative error 9.2e-8), times 2^n built in the exponent field.
  * n = t·log2(e) rounded to nearest by adding 1.5·2^23 + 127 in the same FMA (the sum's low bits
- * are n + 127, the biased exponent of 2^n: no separate rounding, conversion or bias). t is clamped at −88, so n ≥ −127: n = −127 (t < −87.68) gives
- * the exponent field 0, i.e. 2^n = +0 and a result of exactly 0 (−inf included), and n = −126
- * rounds p·2^−126 once into the subnormals: below 2^−126 the absolute error stays < 2^−126.
- * max(−88, NaN) keeps the NaN. */
+ * are n + 127, the biased exponent of 2^n: no separate rounding, conversion or bias). t is clamped
+ * at −88, so n ≥ −127: n = −127 (t < −87.68) gives the exponent field 0, i.e. 2^n = +0 and a
+ * result of exactly 0 (−inf included), and n = −126 rounds p·2^−126 once into the subnormals:
+ * below 2^−126 the absolute error stays < 2^−126. max(−88, NaN) keeps the NaN. */
 static inline vf vf_exp_neg(vf t)
 {
     t = _mm256_max_ps(_mm256_set1_ps(-88.0f), t);

@@ -142,7 +142,8 @@ static inline vf vf_exp_neg(vf t)
 {
     t = _mm512_max_ps(_mm512_set1_ps(-104.0f), t);
     const vf shifter = _mm512_set1_ps(0x1.8p+23f); /* n: see src/x86/avx2.c */
-    const vf n = _mm512_sub_ps(_mm512_fmadd_ps(t, _mm512_set1_ps(0x1.715476p+0f), shifter), shifter);
+    const vf n_shifted = _mm512_fmadd_ps(t, _mm512_set1_ps(0x1.715476p+0f), shifter);
+    const vf n = _mm512_sub_ps(n_shifted, shifter);
     vf r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e43p-1f), t);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-0x1.05c61p-29f), r);
     vf p = _mm512_fmadd_ps(_mm512_set1_ps(0x1.0fa830p-7f), r, _mm512_set1_ps(0x1.573a54p-5f));
