@@ -179,14 +179,36 @@ run_target() { # TARGET BUILD_DIR EXPECTED_VARIANT
     local target=$1 dir=$2 expected=$3
     local wrapper="$self --in-binfmt-namespace $target"
     echo "== $target: meson test in $dir"
-    meson test -C "$dir" --wrapper "$wrapper" --timeout-multiplier "$timeout_multiplier" \
-        --num-processes 2 --print-errorlogs --no-rebuild --logbase "testlog-$target" || status=1
+    local test_options=(--wrapper "$wrapper" --timeout-multiplier "$timeout_multiplier"
+                        --print-errorlogs --no-rebuild)
+    local rc=0
+    meson test -C "$dir" "${test_options[@]}" --num-processes 2 --logbase "testlog-$target" || rc=$?
     local log # meson appends the wrapper's name to the log base
-    log=$(ls -t "$dir"/meson-logs/testlog-"$target"*.json | head -1)
+    log=$(ls -t "$dir"/meson-logs/testlog-"$target"*.json | grep -v -- -retry | head -1)
     local passed skipped failed
     passed=$(grep -c '"result": "OK"' "$log" || true)
     skipped=$(grep -c '"result": "SKIP"' "$log" || true)
     failed=$(grep -c -v -E '"result": "(OK|SKIP|EXPECTEDFAIL)"' "$log" || true)
+    # A test that timed out runs once more, alone: CI once saw test_dtypes (52 s under QEMU) time
+    # out at 480 s on aarch64 and then pass in each of four reruns; the hang was not reproduced
+    # (suspected: QEMU user mode with Criterion's parallel workers). A hang of lsce itself
+    # (deterministic: same seed, same code) times out again and still fails; every retry is
+    # reported.
+    local name retried=0
+    for name in $(grep '"result": "TIMEOUT"' "$log" | grep -o '"name": "[^"]*"' |
+                  sed 's/.*\/ //; s/"$//'); do
+        if meson test -C "$dir" "${test_options[@]}" --logbase "testlog-$target-retry" "$name"; then
+            echo "RETRIED $target $name: timed out under QEMU, passed when run again alone"
+            passed=$((passed + 1))
+            failed=$((failed - 1))
+            retried=$((retried + 1))
+        else
+            echo "FAIL $target $name: timed out under QEMU, failed again when run alone"
+        fi
+    done
+    if [ "$failed" -ne 0 ] || { [ "$rc" -ne 0 ] && [ "$retried" -eq 0 ]; }; then
+        status=1
+    fi
 
     # `lsce info` started by a native bash, as Criterion starts its workers: proves that exec'd
     # binaries are emulated too, and that dispatch chose the expected variant there.
