@@ -20,7 +20,7 @@ typedef struct lsce_chunk_stats {
     int64_t n_at_max;  /* elements with x_c − shift == 0: each contributes exp(0) = 1 exactly
                         * (or 0 when the sweep left them in sum_below, see below) */
     double sum_below;  /* Σ exp(x_c − shift) over the other elements (NaN ones included) */
-    double sum_shift;  /* Σ (x_c − shift) over all */
+    double sum_shift;  /* Σ (x_c − shift) over all (row_stats: with LSCE_STATS_SUM_SHIFT only) */
     /* only from row_stats_ex, when asked (0 otherwise): */
     double sum_beta;   /* Σ β_c·(x_c − shift), a term with β_c = 0 being 0 (even for x_c = −inf);
                         * Σ β_c of the chunk is the same for every row: the driver's, per call */
@@ -71,12 +71,19 @@ typedef struct lsce_scale_ex {
 /* Lowest index c in [0, n) with x[c] == value (x of the sweep's dtype, compared as fp32), or n. */
 #define decl_row_find_fn(name) int64_t(name)(const void *x, int64_t n, float value)
 
+/* Flags of the stats sweeps. row_stats: LSCE_STATS_SUM_SHIFT asks for sum_shift (only smoothing
+ * reads it: without the flag it is 0 and the sweep saves an add per vector). row_stats_ex:
+ * LSCE_STATS_ET asks for sum_et; LSCE_STATS_BETA_ZEROS tells that some β_c is 0 (their terms
+ * must then be exactly 0 even where x_c = −inf; without the flag a SIMD sweep may assume β_c ≠ 0
+ * and skip that test). */
+enum { LSCE_STATS_ET = 1, LSCE_STATS_BETA_ZEROS = 2, LSCE_STATS_SUM_SHIFT = 4 };
+
 /* Per-chunk statistics of x[0..n) into chunks[0 .. ceil(n / LSCE_CHUNK)); when exp_out is not
  * NULL, also stores exp(x_c − shift of c's chunk) into exp_out[c] (an fp32 scratch row, 64-byte
  * aligned). SIMD variants prefetch the next chunk while they compute the current one (past the
  * end of x too: a prefetch never faults), so that the DRAM reads overlap the exp arithmetic. */
 #define decl_row_stats_fn(name)                                                                    \
-    void(name)(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks)
+    void(name)(const void *x, int64_t n, unsigned flags, float *exp_out, lsce_chunk_stats *chunks)
 
 /* dst[c] = fma(src[c], coef[chunk of c], bias) rounded to dst's dtype: the gradient from stored
  * exponentials, one coefficient per LSCE_CHUNK elements. `stream`: the caller will not read dst
@@ -94,11 +101,6 @@ typedef struct lsce_scale_ex {
  * v_out[c] = 1 − |tanh(k·x_c)| (see lsce_scale_ex). */
 #define decl_row_transform_fn(name)                                                                \
     void(name)(const void *x, int64_t n, const lsce_transform *tf, float *t_out, float *v_out)
-
-/* Flags of row_stats_ex: LSCE_STATS_ET asks for sum_et; LSCE_STATS_BETA_ZEROS tells that some
- * β_c is 0 (their terms must then be exactly 0 even where x_c = −inf; without the flag a SIMD
- * sweep may assume β_c ≠ 0 and skip that test). */
-enum { LSCE_STATS_ET = 1, LSCE_STATS_BETA_ZEROS = 2 };
 
 /* row_stats over t = T(x) (tf), plus, per chunk: sum_beta when beta (n weights) is not NULL
  * (sum_shift is then 0: the β sums replace it), sum_et with LSCE_STATS_ET in flags. t_out and

@@ -12,12 +12,12 @@
 
 /* Statistics of a row or of a run of its chunks, relative to `max` (of t = T(x)). */
 typedef struct row_stats {
-    float max;         /* the largest chunk maximum (NaN ignored: NaN rows are caught by d, S) */
+    float max;         /* the largest chunk maximum (NaN ignored: NaN rows are caught by d) */
     int64_t max_chunk; /* first chunk whose maximum is `max` */
     int64_t n;         /* elements covered */
     double n_at;       /* elements equal to max: each exp(0) = 1 */
     double d_below;    /* Σ exp(t − max) over the others: d = n_at + d_below */
-    double S;          /* Σ (t − max) */
+    double S;          /* Σ (t − max): only when smoothing reads it (plain sweeps: κ ≠ 0) */
     double Sv, v_mass; /* Σ v_c·(t_c − max) and Σ v_c (general sweeps with class factors) */
     double E;          /* Σ exp(t_c − max)·(t_c − max) (confidence penalty) */
 } row_stats;
@@ -113,7 +113,8 @@ static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, co
                                 exp_out ? exp_out + first : NULL, t_out ? t_out + first : NULL,
                                 v_out ? v_out + first : NULL, chunks);
         else
-            k->row_stats[dt](xs, n, exp_out ? exp_out + first : NULL, chunks);
+            k->row_stats[dt](xs, n, p->kappa != 0.0 ? LSCE_STATS_SUM_SHIFT : 0u,
+                             exp_out ? exp_out + first : NULL, chunks);
         const row_stats part =
             merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V,
                          p->v ? p->v_chunk_sum + first / LSCE_CHUNK : NULL, w);
@@ -137,7 +138,7 @@ static float t_of(const lsce_kernels *k, const plan *p, int dt, const void *x, i
 static int64_t row_argmax(const lsce_kernels *k, const plan *p, int dt, const void *x, int64_t V,
                           const float *t_row, const row_stats *st)
 {
-    if (isnan(st->d_below) || isnan(st->S))
+    if (isnan(st->d_below))
         for (int64_t c = 0; c < V; c++)
             if (isnan(lsce_load_as_f32(x, dt, c))) /* T keeps NaN and makes no other NaN */
                 return c;
@@ -215,7 +216,7 @@ static double row_loss_value(const lsce_kernels *k, const plan *p, int kl, int d
 {
     const double S_beta = p->v ? p->kappa * rs->Sv : (p->kappa != 0.0 ? p->kappa * rs->S : 0.0);
     double linear;
-    if (rt->ty == -INFINITY && !isnan(rs->S)) {
+    if (rt->ty == -INFINITY && !isnan(rs->d_below)) {
         /* the target's terms are ω_y·(t_y − max), split as α + β_y */
         if (rt->tw.omega_y > 0.0)
             linear = INFINITY;

@@ -225,7 +225,8 @@ typedef struct chunk_sums {
 } chunk_sums;
 
 /* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out); with split, the
- * lanes at the max (t == 0, e == 1) are counted, the others summed (src/kernels.h); t summed. */
+ * lanes at the max (t == 0, e == 1) are counted, the others summed (src/kernels.h); t summed
+ * with sum_t. */
 #define EXPSUM_STEP(off, e_acc, t_acc)                                                             \
     do {                                                                                           \
         const vf t = vf_sub(load_vec(x, i + (off), dt), s);                                        \
@@ -235,15 +236,16 @@ typedef struct chunk_sums {
         if (split)                                                                                 \
             n_at_max += vf_split_zero(t, &e);                                                      \
         e_acc = vf_add(e_acc, e);                                                                  \
-        t_acc = vf_add(t_acc, t);                                                                  \
+        if (sum_t)                                                                                 \
+            t_acc = vf_add(t_acc, t);                                                              \
     } while (0)
 
 SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, float *exp_out, int dt,
-                                    int split)
+                                    int split, int sum_t)
 {
     const vf s = vf_set1(shift);
     const char *bytes = (const char *)x;
-    vsum sum_e = vsum_zero(), sum_t = vsum_zero();
+    vsum sum_e = vsum_zero(), sums_t = vsum_zero();
     int64_t n_at_max = 0;
     int64_t i = 0;
     while (i < n) {
@@ -268,13 +270,15 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
             if (split)
                 n_at_max += vf_split_zero(t, &e);
             e1 = vf_add(e1, e);
-            t1 = vf_add(t1, vf_keep(t, end - i));
+            if (sum_t)
+                t1 = vf_add(t1, vf_keep(t, end - i));
             i = end;
         }
         sum_e = vsum_fold(sum_e, vf_add(vf_add(e0, e1), vf_add(e2, e3)));
-        sum_t = vsum_fold(sum_t, vf_add(vf_add(t0, t1), vf_add(t2, t3)));
+        if (sum_t)
+            sums_t = vsum_fold(sums_t, vf_add(vf_add(t0, t1), vf_add(t2, t3)));
     }
-    return (chunk_sums){n_at_max, vsum_total(sum_e), vsum_total(sum_t)};
+    return (chunk_sums){n_at_max, vsum_total(sum_e), sum_t ? vsum_total(sums_t) : 0.0};
 }
 
 /* Whether a chunk's exact 1s must be kept out of its lane sums (src/kernels.h): only when its
@@ -288,7 +292,7 @@ SWEEP_INLINE int split_needed(float max, float *running_max)
 }
 
 SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
-                            int dt)
+                            int dt, int sum_t)
 {
     float running_max = -__builtin_inff();
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
@@ -298,8 +302,8 @@ SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk
         const float shift = max == -__builtin_inff() ? 0.0f : max;
         float *e_chunk = exp_out ? exp_out + begin : NULL;
         const chunk_sums s = split_needed(max, &running_max)
-                                 ? chunk_expsum(chunk, len, shift, e_chunk, dt, 1)
-                                 : chunk_expsum(chunk, len, shift, e_chunk, dt, 0);
+                                 ? chunk_expsum(chunk, len, shift, e_chunk, dt, 1, sum_t)
+                                 : chunk_expsum(chunk, len, shift, e_chunk, dt, 0, sum_t);
         chunks[begin / LSCE_CHUNK] =
             (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift, 0.0, 0.0};
     }
@@ -398,7 +402,13 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
  * and per gradient dtype (scale). */
 #define SWEEPS_OF_DTYPE(d, DT)                                                                     \
     decl_row_find_fn(FN_D(lsce_row_find, d)) { return row_find(x, n, value, DT); }                 \
-    decl_row_stats_fn(FN_D(lsce_row_stats, d)) { row_stats(x, n, exp_out, chunks, DT); }           \
+    decl_row_stats_fn(FN_D(lsce_row_stats, d))                                                     \
+    {                                                                                              \
+        if (flags & LSCE_STATS_SUM_SHIFT)                                                          \
+            row_stats(x, n, exp_out, chunks, DT, 1);                                               \
+        else                                                                                       \
+            row_stats(x, n, exp_out, chunks, DT, 0);                                               \
+    }                                                                                              \
     decl_row_scale_fn(FN_D(lsce_row_scale, d))                                                     \
     {                                                                                              \
         row_scale(src, n, coef, bias, dst, stream, DT);                                            \

@@ -8,10 +8,12 @@
  *        m_k = max x_c,  d_k = Σ exp(x_c − m_k),  S_k = Σ (x_c − m_k),   e_c = exp(x_c − m_k)
  *      with d_k kept as n_k (elements at m_k, each exp(0) = 1 exactly) + the sum of the others,
  *      so that d − 1 is known to the precision of its small terms (a confident row: d ≈ 1).
- *      (e_c stored in a scratch row by the fused path: one exp per element). Every term of d_k
- *      lies in [0, 1] and every term of S_k in [−inf, 0]: each sum has one sign, so its relative
- *      error is bounded by the length of its longest chain of roundings, and nothing cancels
- *      however large |m| is (logits offset by 1e4 lose nothing). An all −inf chunk uses shift 0.
+ *      (e_c stored in a scratch row by the fused path: one exp per element; S_k only when b ≠ 0,
+ *      the one term that reads it). A NaN or +inf logit makes d_k NaN (x − m_k is NaN at the
+ *      +inf): d alone tells a NaN row. Every term of d_k lies in [0, 1] and every term of S_k in
+ *      [−inf, 0]: each sum has one sign, so its relative error is bounded by the length of its
+ *      longest chain of roundings, and nothing cancels however large |m| is (logits offset by 1e4
+ *      lose nothing). An all −inf chunk uses shift 0.
  *   2. Merge (driver, double): m = max_k m_k, w_k = exp(m_k − m),
  *        d = Σ_k w_k·d_k,   S = Σ_k S_k + n_k·(m_k − m)   (= Σ_c (x_c − m)),   lse = m + log d.
  *      This is the associative merge of online softmax (Milakov & Gimelshein 2018); the same
@@ -77,8 +79,8 @@ static inline int64_t row_find(const void *x, int64_t n, float value, int dt)
     return n;
 }
 
-static inline void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
-                             int dt)
+static inline void row_stats(const void *x, int64_t n, unsigned flags, float *exp_out,
+                             lsce_chunk_stats *chunks, int dt)
 {
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
         const int64_t end = n - begin < LSCE_CHUNK ? n : begin + LSCE_CHUNK;
@@ -99,7 +101,8 @@ static inline void row_stats(const void *x, int64_t n, float *exp_out, lsce_chun
                 n_at_max++;
             else
                 sum_below += e;
-            sum_shift += t;
+            if (flags & LSCE_STATS_SUM_SHIFT) /* S_k: only smoothing (b ≠ 0) reads it */
+                sum_shift += t;
         }
         chunks[begin / LSCE_CHUNK] =
             (lsce_chunk_stats){max, shift, n_at_max, sum_below, sum_shift, 0.0, 0.0};
@@ -219,7 +222,7 @@ static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_e
 
 #define REF_SWEEPS_OF_DTYPE(d, DT)                                                                 \
     decl_row_find_fn(lsce_row_find_##d##_scalar) { return row_find(x, n, value, DT); }             \
-    decl_row_stats_fn(lsce_row_stats_##d##_scalar) { row_stats(x, n, exp_out, chunks, DT); }       \
+    decl_row_stats_fn(lsce_row_stats_##d##_scalar) { row_stats(x, n, flags, exp_out, chunks, DT); }\
     decl_row_scale_fn(lsce_row_scale_##d##_scalar)                                                 \
     {                                                                                              \
         (void)stream;                                                                              \
