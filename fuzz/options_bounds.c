@@ -164,10 +164,16 @@ static void eval_row(const ob_input *in, int64_t r, int strict, ob_bounds *b, do
             hi = fmax(hi, t[c]);
         }
     }
-    double d = 0.0;
+    /* d − 1 without the 1: the terms below the max would vanish in 1 + 1e-20, and with them a
+     * tiny lse whose z·lse² the library reports (z_sum) to full relative precision */
+    double d_minus_1 = -1.0;
     for (int64_t c = 0; c < V; c++)
-        d += exp(t[c] - m);
-    const double logd = log(d), lse = m + logd;
+        if (t[c] == m)
+            d_minus_1 += 1.0;
+    for (int64_t c = 0; c < V; c++)
+        if (t[c] != m)
+            d_minus_1 += exp(t[c] - m);
+    const double d = 1.0 + d_minus_1, logd = log1p(d_minus_1), lse = m + logd;
     double H = 0.0, Et = 0.0, lam = 0.0, Q2 = 0.0;
     for (int64_t c = 0; c < V; c++) {
         const double p = exp(t[c] - m) / d;
