@@ -351,27 +351,43 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, con
     lsce_store_from_f32(g, out_dt, y, (float)(G * target * chain_rule(p, x_y)));
 }
 
-/* Writes the gradient of a kept row from its saved lse (lsce_backward). */
+/* Writes the gradient of a kept row from its saved lse (lsce_backward). With a confidence penalty
+ * the row's entropy needs one more stats sweep, which also gives max and d: p_c = e_c/d with
+ * e_c = exp(t_c − max), as in the fused path. Forming the penalty's part from the saved lse
+ * instead, β·p·(t − lse) + β·p·H, would cancel two terms of size β·p·log d where the exact
+ * β·p·((t − max) − E/d) is small (a uniform row: exactly 0). */
 static void backward_gradient(const lsce_kernels *k, const plan *p, int in_dt, int out_dt,
                               const void *x, int64_t V, int64_t y, double lse, double G, void *g)
 {
     /* read before an in-place write */
     const float x_y = lsce_load_as_f32(x, in_dt, y), t_y = t_of(k, p, in_dt, x, y);
-    double H = 0.0;
-    if (p->cp > 0.0) { /* H = log d − E/d needs one more stats sweep */
+    const target_weights tw = target_weights_of(p, y);
+    const double folded = p->softcap ? 1.0 : p->scale;
+    const float bias = (float)(-folded * G * p->kappa);
+    double common = tw.omega + 2.0 * p->z * lse, scale = 1.0, target;
+    float shift = (float)lse;
+    if (p->cp > 0.0) {
         lsce_chunk_stats chunks[GROUP_CHUNKS];
         const row_stats rs = row_statistics(k, p, in_dt, x, V, NULL, NULL, NULL, chunks,
                                             GROUP_CHUNKS, NULL);
-        H = log_d_of(&rs) - rs.E / d_of(&rs);
+        const double d = d_of(&rs), ty = (double)t_y - (double)rs.max;
+        common -= p->cp * rs.E / d;
+        scale = 1.0 / d; /* the sweep's exp(t − max) is d·p */
+        shift = rs.max == -INFINITY ? 0.0f : rs.max;
+        const double K = common + p->cp * ty, e_y = exp(ty);
+        /* at the maximum p_y = 1/d, and the difference is formed from d − 1 (fused_gradient) */
+        target = ty == 0.0 ? ((K - tw.omega_y) - tw.omega_y * d_minus_1(&rs)) / d
+                 : e_y == 0.0 && isinf(K) && !isnan(d) ? -tw.omega_y /* p·log p → 0 */
+                                                       : K * e_y / d - tw.omega_y;
+    } else {
+        /* t_y may exceed a saved lse from another variant (or the caller) by ulps: p_y ≤ 1,
+         * NaN kept */
+        const double arg_y = (double)t_y - lse;
+        const double p_y = exp(arg_y > 0.0 ? 0.0 : arg_y);
+        target = p_y == 0.0 && isinf(common) ? -tw.omega_y : common * p_y - tw.omega_y;
     }
-    const target_weights tw = target_weights_of(p, y);
-    const double common = tw.omega + 2.0 * p->z * lse + p->cp * H;
-    const double folded = p->softcap ? 1.0 : p->scale;
-    const float coef = (float)(folded * G * common), coef_t = (float)(folded * G * p->cp);
-    const float bias = (float)(-folded * G * p->kappa), shift = (float)lse;
-    /* t_y may exceed a saved lse from another variant (or the caller) by ulps: p_y ≤ 1, NaN kept */
-    const double arg_y = (double)t_y - lse;
-    const double p_y = exp(arg_y > 0.0 ? 0.0 : arg_y);
+    const float coef = (float)(folded * G * common * scale);
+    const float coef_t = (float)(folded * G * p->cp * scale);
     if (p->general) {
         float t_buf[LSCE_CHUNK], v_buf[LSCE_CHUNK];
         const size_t in_size = lsce_dtype_size(in_dt), out_size = lsce_dtype_size(out_dt);
@@ -387,9 +403,6 @@ static void backward_gradient(const lsce_kernels *k, const plan *p, int in_dt, i
     } else {
         k->row_expscale[in_dt][out_dt](x, V, shift, coef, bias, g, p->stream);
     }
-    const double K = common + (p->cp > 0.0 ? p->cp * ((double)t_y - lse) : 0.0);
-    /* p_y = 0 where t_y = −inf: p·log p → 0 */
-    const double target = p_y == 0.0 && isinf(K) ? -tw.omega_y : K * p_y - tw.omega_y;
     lsce_store_from_f32(g, out_dt, y, (float)(G * target * chain_rule(p, x_y)));
 }
 
