@@ -331,6 +331,51 @@ Test(options, confidence_penalty, .timeout = 300)
     sweep("confidence_penalty", all_V, N_ALL_V, 12, set_confidence_penalty);
 }
 
+/* A uniform row (all logits equal) has p = 1/V and p·(log p + H) = 0: with β = 10, class weights
+ * 1e-30 and the mean (scale G = 1/w_y = 1e30) the gradient is exactly the plain one, 1/V − [c = y].
+ * lsce_backward re-sweeps the row for the entropy; it once formed the penalty's part as
+ * β·p·(t − lse) + β·p·H from the saved lse, two terms ~1e31 that cancel (errors ~1e23). Bound:
+ * e = exp(0) = 1 exactly, so every element is one fp32 rounding of a double value (the target's,
+ * and the coefficient G·Ω/d of the others, each with relative error ~1e-15): ≤ 2u·|g|. */
+Test(options, confidence_penalty_uniform_row_huge_scale, .timeout = 60)
+{
+    static const int64_t sizes[] = {18, 5000};
+    for (int isa = LSCE_ISA_SCALAR; isa < LSCE_ISA_COUNT_; isa++) {
+        if (!lsce_isa_supported((lsce_isa)isa))
+            continue;
+        for (int si = 0; si < 2; si++) {
+            const int64_t V = sizes[si], y = 6;
+            float *x = malloc(sizeof(float) * (size_t)V), *w = malloc(sizeof(float) * (size_t)V);
+            float *g = malloc(sizeof(float) * (size_t)V), *h = malloc(sizeof(float) * (size_t)V);
+            cr_assert(x && w && g && h);
+            for (int64_t c = 0; c < V; c++) {
+                x[c] = 0.5f;
+                w[c] = 1e-30f;
+            }
+            lsce_options o;
+            lsce_options_default(&o);
+            o.isa = (lsce_isa)isa;
+            o.confidence_penalty = 10.0;
+            o.class_weight = w;
+            float lse;
+            cr_assert_eq(lsce_forward_backward(&o, 1, V, x, V, &y, NULL, g, V, NULL, &lse, NULL),
+                         LSCE_OK);
+            cr_assert_eq(lsce_backward(&o, 1, V, x, V, &y, &lse, NULL, h, V), LSCE_OK);
+            for (int64_t c = 0; c < V; c++) {
+                const double want = 1.0 / (double)V - (c == y ? 1.0 : 0.0);
+                const double tol = 2.0 * 0x1p-24 * fabs(want);
+                cr_expect(fabs(g[c] - want) <= tol && fabs(h[c] - want) <= tol,
+                          "%s V=%" PRId64 " c=%" PRId64 ": fused %.9g, backward %.9g, exact %.9g",
+                          lsce_isa_to_string((lsce_isa)isa), V, c, g[c], h[c], want);
+            }
+            free(x);
+            free(w);
+            free(g);
+            free(h);
+        }
+    }
+}
+
 /* B bins; the runner checks them after the fused call and again after lsce_forward into the same
  * bins (accumulation), that lsce_backward leaves them alone, and lsce_ece against the definition */
 static void set_calibration(test_rng *rng, ocase *c, int i)
