@@ -57,7 +57,9 @@
  *     (the second term: A·p_c − q_c cancels when p ≈ q).
  *   - lsce_backward recomputes p from the saved fp32 row_lse (off by up to u·|lse|): p's relative
  *     error grows by expm1(u·|lse|) ≈ |lse|·u (at |lse| ≈ 4e7 it reaches 3: an fp32 lse no
- *     longer resolves log V, and p = 1 for every class of a row of equal logits).
+ *     longer resolves log V, and p = 1 for every class of a row of equal logits). With a
+ *     confidence penalty it sweeps the row's statistics again (for H) and takes p from that
+ *     sweep, as the fused call does; the saved lse then only enters z·lse².
  *   - Range: finite logits of one row must span less than FLT_MAX/65 (≈ 5e36): the SIMD sums of
  *     x − max run in fp32 lanes and would overflow to −inf (the smoothed loss then reads +inf).
  *   - objective options: t carries a relative error δ_t ≤ 2u (logit scale: s rounded to fp32,
@@ -83,7 +85,7 @@
  * class_weight or prior and smoothing > 0 allocates ⌈V/4096⌉ doubles (the off-target weights'
  * sum over each chunk of 4096 classes, formed once per call), plus one row of V floats (ω's
  * off-target part) when both are given. Nothing else allocates. lsce_backward with a confidence
- * penalty reads each row twice (H is not saved).
+ * penalty reads each row twice (H is not saved; that sweep also gives p, see Accuracy).
  */
 #ifndef LSCE_H
 #define LSCE_H
