@@ -71,9 +71,9 @@ typedef struct lsce_scale_ex {
 /* Lowest index c in [0, n) with x[c] == value (x of the sweep's dtype, compared as fp32), or n. */
 #define decl_row_find_fn(name) int64_t(name)(const void *x, int64_t n, float value)
 
-/* Flags of the stats sweeps. row_stats: LSCE_STATS_SUM_SHIFT asks for sum_shift (only smoothing
- * reads it: without the flag it is 0 and the sweep saves an add per vector). row_stats_ex:
- * LSCE_STATS_ET asks for sum_et; LSCE_STATS_BETA_ZEROS tells that some β_c is 0 (their terms
+/* Flags of the stats sweeps. LSCE_STATS_SUM_SHIFT asks for sum_shift (only smoothing reads it:
+ * without the flag it is 0 and the sweep saves an add per vector; row_stats_ex with beta never
+ * sums it). row_stats_ex: LSCE_STATS_ET asks for sum_et; LSCE_STATS_BETA_ZEROS tells that some β_c is 0 (their terms
  * must then be exactly 0 even where x_c = −inf; without the flag a SIMD sweep may assume β_c ≠ 0
  * and skip that test). */
 enum { LSCE_STATS_ET = 1, LSCE_STATS_BETA_ZEROS = 2, LSCE_STATS_SUM_SHIFT = 4 };

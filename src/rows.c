@@ -109,7 +109,8 @@ static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, co
         if (p->general)
             k->row_stats_ex[dt](xs, n, &p->tf, p->v ? p->v + first : NULL,
                                 (p->cp > 0.0 ? LSCE_STATS_ET : 0u) |
-                                    (p->v_has_zero ? LSCE_STATS_BETA_ZEROS : 0u),
+                                    (p->v_has_zero ? LSCE_STATS_BETA_ZEROS : 0u) |
+                                    (p->kappa != 0.0 ? LSCE_STATS_SUM_SHIFT : 0u),
                                 exp_out ? exp_out + first : NULL, t_out ? t_out + first : NULL,
                                 v_out ? v_out + first : NULL, chunks);
         else

@@ -108,7 +108,7 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
         if (split)                                                                                 \
             n_at_max += vf_split_zero(t, &e);                                                      \
         ea[u] = vf_add(ea[u], e);                                                                  \
-        if (!has_beta) /* Σβ(t − shift) replaces Σ(t − shift) */                                   \
+        if (sum_t) /* without β: Σβ(t − shift) replaces it */                                     \
             ta[u] = vf_add(ta[u], t);                                                              \
     } while (0)
 
@@ -119,10 +119,11 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
 SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float shift,
                                               float *exp_out, const float *beta,
                                               const char *ahead, size_t ahead_size, int dt,
-                                              int has_beta, int beta_zeros, int has_et, int split)
+                                              int has_beta, int beta_zeros, int has_et, int split,
+                                              int sum_t)
 {
     const vf s = vf_set1(shift), lowest = vf_set1(-0x1.fffffep127f);
-    vsum sum_e = vsum_zero(), sum_t = vsum_zero(), sum_b = vsum_zero(), sum_et = vsum_zero();
+    vsum sum_e = vsum_zero(), sums_t = vsum_zero(), sum_b = vsum_zero(), sum_et = vsum_zero();
     int64_t n_at_max = 0;
     int64_t i = 0;
     while (i < n) {
@@ -149,38 +150,44 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
             if (split)
                 n_at_max += vf_split_zero(t, &e);
             ea[1] = vf_add(ea[1], e);
-            if (!has_beta)
+            if (sum_t)
                 ta[1] = vf_add(ta[1], vf_keep(t, end - i));
             i = end;
         }
         sum_e = vsum_fold(sum_e, vf_add(ea[0], ea[1]));
-        if (!has_beta)
-            sum_t = vsum_fold(sum_t, vf_add(ta[0], ta[1]));
+        if (sum_t)
+            sums_t = vsum_fold(sums_t, vf_add(ta[0], ta[1]));
         if (has_beta)
             sum_b = vsum_fold(sum_b, vf_add(bt[0], bt[1]));
         if (has_et)
             sum_et = vsum_fold(sum_et, vf_add(et[0], et[1]));
     }
-    return (lsce_chunk_stats){0.0f, shift, n_at_max, vsum_total(sum_e), vsum_total(sum_t),
+    return (lsce_chunk_stats){0.0f, shift, n_at_max, vsum_total(sum_e),
+                              sum_t ? vsum_total(sums_t) : 0.0,
                               has_beta ? vsum_total(sum_b) : 0.0,
                               has_et ? vsum_total(sum_et) : 0.0};
 }
 
-/* Pass 2 specialised on (source dtype, β with or without zeros, e·t, split): x's dtype dt when
- * there was no pass 1. */
+/* Pass 2 specialised on (source dtype, β with or without zeros or no β with or without
+ * Σ(t − shift), e·t, split): x's dtype dt when there was no pass 1. */
 SWEEP_INLINE lsce_chunk_stats expsum_ex_dispatch(const void *src, int64_t n, float shift,
                                                  float *exp_out, const float *beta, unsigned flags,
                                                  const char *ahead, int from_t, int dt, int split)
 {
     const size_t ahead_size = elem_size(dt);
-    const int beta_sel = beta ? ((flags & LSCE_STATS_BETA_ZEROS) ? 6 : 2) : 0;
+    /* bits 1-2: 0 no β, 4 no β and no Σ(t − shift), 2 β, 6 β with zeros */
+    const int beta_sel = beta ? ((flags & LSCE_STATS_BETA_ZEROS) ? 6 : 2)
+                              : ((flags & LSCE_STATS_SUM_SHIFT) ? 0 : 4);
 #define EXPSUM_EX_CASE(sel, DT)                                                                    \
     case sel:                                                                                      \
         return chunk_expsum_ex(src, n, shift, exp_out, beta, ahead, ahead_size, DT,               \
-                               ((sel) >> 1) & 1, ((sel) >> 2) & 1, (sel) & 1, ((sel) >> 4) & 1)
+                               ((sel) >> 1) & 1, ((sel) >> 2) & 1, (sel) & 1, ((sel) >> 4) & 1,    \
+                               ((sel) & 6) == 0)
 #define EXPSUM_EX_CASES(high, DT)                                                                  \
     EXPSUM_EX_CASE((high) | 0, DT);                                                                \
     EXPSUM_EX_CASE((high) | 1, DT);                                                                \
+    EXPSUM_EX_CASE((high) | 4, DT);                                                                \
+    EXPSUM_EX_CASE((high) | 5, DT);                                                                \
     EXPSUM_EX_CASE((high) | 2, DT);                                                                \
     EXPSUM_EX_CASE((high) | 3, DT);                                                                \
     EXPSUM_EX_CASE((high) | 6, DT);                                                                \

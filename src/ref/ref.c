@@ -193,7 +193,7 @@ static inline void row_stats_ex(const void *x, int64_t n, const lsce_transform *
                 st.n_at_max++;
             else
                 st.sum_below += e;
-            if (!beta)
+            if (!beta && (flags & LSCE_STATS_SUM_SHIFT))
                 st.sum_shift += t;
             if (beta && beta[c] != 0.0f) /* 0·(−inf) is 0 here */
                 st.sum_beta += (double)(beta[c] * t);
