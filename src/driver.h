@@ -48,6 +48,7 @@ typedef struct plan {
     int softcap;         /* per-element chain rule (else ∂t/∂x = scale, folded) */
     double scale;
     int general;         /* the _ex sweeps: v, a transform or a confidence penalty */
+    unsigned stats_flags; /* LSCE_STATS_* of every stats sweep of the call (src/kernels.h) */
     int bins;            /* calibration bins to accumulate (0: none) */
     double denominator;  /* Σ over kept rows of ρ_r·w_{y_r} */
     int64_t n_kept;

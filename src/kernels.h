@@ -20,7 +20,7 @@ typedef struct lsce_chunk_stats {
     int64_t n_at_max;  /* elements with x_c − shift == 0: each contributes exp(0) = 1 exactly
                         * (or 0 when the sweep left them in sum_below, see below) */
     double sum_below;  /* Σ exp(x_c − shift) over the other elements (NaN ones included) */
-    double sum_shift;  /* Σ (x_c − shift) over all (row_stats: with LSCE_STATS_SUM_SHIFT only) */
+    double sum_shift;  /* Σ (x_c − shift) over all (with LSCE_STATS_SUM_SHIFT only) */
     /* only from row_stats_ex, when asked (0 otherwise): */
     double sum_beta;   /* Σ β_c·(x_c − shift), a term with β_c = 0 being 0 (even for x_c = −inf);
                         * Σ β_c of the chunk is the same for every row: the driver's, per call */
@@ -71,11 +71,11 @@ typedef struct lsce_scale_ex {
 /* Lowest index c in [0, n) with x[c] == value (x of the sweep's dtype, compared as fp32), or n. */
 #define decl_row_find_fn(name) int64_t(name)(const void *x, int64_t n, float value)
 
-/* Flags of the stats sweeps. LSCE_STATS_SUM_SHIFT asks for sum_shift (only smoothing reads it:
- * without the flag it is 0 and the sweep saves an add per vector; row_stats_ex with beta never
- * sums it). row_stats_ex: LSCE_STATS_ET asks for sum_et; LSCE_STATS_BETA_ZEROS tells that some β_c is 0 (their terms
- * must then be exactly 0 even where x_c = −inf; without the flag a SIMD sweep may assume β_c ≠ 0
- * and skip that test). */
+/* Flags of the stats sweeps (each ignores those it has no use for). LSCE_STATS_SUM_SHIFT asks for
+ * sum_shift (only smoothing reads it: without the flag it is 0 and the sweep saves an add per
+ * vector; row_stats_ex with beta never sums it). row_stats_ex: LSCE_STATS_ET asks for sum_et;
+ * LSCE_STATS_BETA_ZEROS tells that some β_c is 0 (their terms must then be exactly 0 even where
+ * x_c = −inf; without the flag a SIMD sweep may assume β_c ≠ 0 and skip that test). */
 enum { LSCE_STATS_ET = 1, LSCE_STATS_BETA_ZEROS = 2, LSCE_STATS_SUM_SHIFT = 4 };
 
 /* Per-chunk statistics of x[0..n) into chunks[0 .. ceil(n / LSCE_CHUNK)); when exp_out is not

@@ -266,6 +266,10 @@ static lsce_status plan_objective(const call *c, plan *p, double w_sum, double u
     p->tf.cap = (float)o->softcap;
     p->tf.k = p->softcap ? (float)(o->logit_scale / o->softcap) : 0.0f;
     p->general = p->v != NULL || p->tf.kind != LSCE_TRANSFORM_NONE || p->cp > 0.0;
+    /* Σ(t − max) only when smoothing reads it (a NaN row shows in d alone: src/ref/ref.c) */
+    p->stats_flags = (p->cp > 0.0 ? LSCE_STATS_ET : 0u) |
+                     (p->v_has_zero ? LSCE_STATS_BETA_ZEROS : 0u) |
+                     (p->kappa != 0.0 ? LSCE_STATS_SUM_SHIFT : 0u);
     return LSCE_OK;
 }
 
