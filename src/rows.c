@@ -107,15 +107,11 @@ static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, co
         const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
         const void *xs = (const char *)x + (size_t)first * lsce_dtype_size(dt);
         if (p->general)
-            k->row_stats_ex[dt](xs, n, &p->tf, p->v ? p->v + first : NULL,
-                                (p->cp > 0.0 ? LSCE_STATS_ET : 0u) |
-                                    (p->v_has_zero ? LSCE_STATS_BETA_ZEROS : 0u) |
-                                    (p->kappa != 0.0 ? LSCE_STATS_SUM_SHIFT : 0u),
+            k->row_stats_ex[dt](xs, n, &p->tf, p->v ? p->v + first : NULL, p->stats_flags,
                                 exp_out ? exp_out + first : NULL, t_out ? t_out + first : NULL,
                                 v_out ? v_out + first : NULL, chunks);
         else
-            k->row_stats[dt](xs, n, p->kappa != 0.0 ? LSCE_STATS_SUM_SHIFT : 0u,
-                             exp_out ? exp_out + first : NULL, chunks);
+            k->row_stats[dt](xs, n, p->stats_flags, exp_out ? exp_out + first : NULL, chunks);
         const row_stats part =
             merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V,
                          p->v ? p->v_chunk_sum + first / LSCE_CHUNK : NULL, w);
@@ -317,6 +313,20 @@ static int scratch_alloc(scratch *s, const plan *p, int dt, int64_t V, int64_t n
     return 1;
 }
 
+/* The target element K·p_y − ω_y (before the row's scale) with p_y = w_y·e_y/d, e_y·w_y =
+ * exp(t_y − max) and ty = t_y − max: at the maximum p_y = 1/d and the difference is formed from
+ * d − 1; where t_y = −inf, p_y = 0 and p·log p → 0 even though K is infinite. */
+static double target_term(const row_stats *rs, double ty, double K, double w_y, double e_y,
+                          double omega_y)
+{
+    const double d = d_of(rs);
+    if (ty == 0.0)
+        return ((K - omega_y) - omega_y * d_minus_1(rs)) / d;
+    if (e_y == 0.0 && isinf(K) && !isnan(d))
+        return -omega_y;
+    return K * w_y * e_y / d - omega_y;
+}
+
 /* Writes the fused gradient of a kept row (src/ref/ref.c, step 4'); t_row: the row's t (the
  * logits themselves when t_is_logits), read by the confidence penalty's term. */
 static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, const scratch *s,
@@ -342,13 +352,9 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, con
     } else {
         k->row_scale[out_dt](s->e, V, s->coef, bias, g, p->stream);
     }
-    /* K·p_y − ω_y; at the maximum p_y = 1/d, and the difference is formed from d − 1 */
     const double K = common + (p->cp > 0.0 ? p->cp * rt->ty : 0.0);
-    const double e_y = (double)s->e[y], omega_y = rt->tw.omega_y;
-    const double target = rt->ty == 0.0 ? ((K - omega_y) - omega_y * d_minus_1(rs)) / rt->d
-                          : e_y == 0.0 && isinf(K) && !isnan(rt->d)
-                              ? -omega_y /* p_y = 0 where t_y = −inf: p·log p → 0 */
-                              : K * s->w[y / LSCE_CHUNK] * e_y / rt->d - omega_y;
+    const double target =
+        target_term(rs, rt->ty, K, s->w[y / LSCE_CHUNK], (double)s->e[y], rt->tw.omega_y);
     lsce_store_from_f32(g, out_dt, y, (float)(G * target * chain_rule(p, x_y)));
 }
 
@@ -375,11 +381,7 @@ static void backward_gradient(const lsce_kernels *k, const plan *p, int in_dt, i
         common -= p->cp * rs.E / d;
         scale = 1.0 / d; /* the sweep's exp(t − max) is d·p */
         shift = rs.max == -INFINITY ? 0.0f : rs.max;
-        const double K = common + p->cp * ty, e_y = exp(ty);
-        /* at the maximum p_y = 1/d, and the difference is formed from d − 1 (fused_gradient) */
-        target = ty == 0.0 ? ((K - tw.omega_y) - tw.omega_y * d_minus_1(&rs)) / d
-                 : e_y == 0.0 && isinf(K) && !isnan(d) ? -tw.omega_y /* p·log p → 0 */
-                                                       : K * e_y / d - tw.omega_y;
+        target = target_term(&rs, ty, common + p->cp * ty, 1.0, exp(ty), tw.omega_y);
     } else {
         /* t_y may exceed a saved lse from another variant (or the caller) by ulps: p_y ≤ 1,
          * NaN kept */

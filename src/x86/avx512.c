@@ -43,7 +43,8 @@ static inline int vf_all_lt(vf x, vf limit)
 }
 static inline vf vf_fma_nz(vf b, vf t, vf acc)
 {
-    return _mm512_mask3_fmadd_ps(b, t, acc, _mm512_cmp_ps_mask(b, _mm512_setzero_ps(), _CMP_NEQ_UQ));
+    const __mmask16 keep = _mm512_cmp_ps_mask(b, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    return _mm512_mask3_fmadd_ps(b, t, acc, keep);
 }
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
