@@ -85,6 +85,30 @@ enum { LSCE_STATS_ET = 1, LSCE_STATS_BETA_ZEROS = 2, LSCE_STATS_SUM_SHIFT = 4 };
 #define decl_row_stats_fn(name)                                                                    \
     void(name)(const void *x, int64_t n, unsigned flags, float *exp_out, lsce_chunk_stats *chunks)
 
+/* The previous row's gradient, which the fused path writes while it reads the next row
+ * (src/rows.c): row_scale_ex(e, n, &sx, dst) with streaming on; after the plain stats sweep,
+ * only sx.coef and sx.bias are set: dst[c] = fma(e[c], coef[chunk of c], bias) (row_scale). */
+typedef struct lsce_pending_grad {
+    const float *e; /* its exponentials (the other scratch row) */
+    lsce_scale_ex sx;
+    void *dst;      /* its gradient row */
+} lsce_pending_grad;
+
+/* row_stats that also writes `pending` (same n): in each chunk, the stretch of the pending row
+ * that non-temporal stores cover goes out a few vectors per step of the exp-sum loop, alongside
+ * that loop's reads, so that DRAM reads and writes overlap as in a copy; the rest of the chunk
+ * (partial lines at its ends) after the loop with ordinary stores. Writes of the pending row in
+ * 16 KiB bursts between the sweeps' reads overlapped nothing (src/rows.c). */
+#define decl_row_stats_write_fn(name)                                                              \
+    void(name)(const void *x, int64_t n, unsigned flags, float *exp_out,                           \
+               lsce_chunk_stats *chunks, const lsce_pending_grad *pending)
+
+/* row_stats_ex that also writes `pending` (with all of its sx), as row_stats_write does. */
+#define decl_row_stats_ex_write_fn(name)                                                           \
+    void(name)(const void *x, int64_t n, const lsce_transform *tf, const float *beta,             \
+               unsigned flags, float *exp_out, float *t_out, float *v_out,                        \
+               lsce_chunk_stats *chunks, const lsce_pending_grad *pending)
+
 /* dst[c] = fma(src[c], coef[chunk of c], bias) rounded to dst's dtype: the gradient from stored
  * exponentials, one coefficient per LSCE_CHUNK elements. `stream`: the caller will not read dst
  * soon (non-temporal stores allowed; the driver fences once per call). */
@@ -122,10 +146,12 @@ enum { LSCE_STATS_ET = 1, LSCE_STATS_BETA_ZEROS = 2, LSCE_STATS_SUM_SHIFT = 4 };
 
 typedef decl_row_find_fn(*lsce_row_find_fn);
 typedef decl_row_stats_fn(*lsce_row_stats_fn);
+typedef decl_row_stats_write_fn(*lsce_row_stats_write_fn);
 typedef decl_row_scale_fn(*lsce_row_scale_fn);
 typedef decl_row_expscale_fn(*lsce_row_expscale_fn);
 typedef decl_row_transform_fn(*lsce_row_transform_fn);
 typedef decl_row_stats_ex_fn(*lsce_row_stats_ex_fn);
+typedef decl_row_stats_ex_write_fn(*lsce_row_stats_ex_write_fn);
 typedef decl_row_scale_ex_fn(*lsce_row_scale_ex_fn);
 typedef decl_exp_fn(*lsce_exp_fn);
 typedef decl_fence_fn(*lsce_fence_fn);
@@ -134,10 +160,12 @@ typedef struct lsce_kernels {
     const char *name;
     lsce_row_find_fn row_find[LSCE_N_DTYPES];                         /* by logits dtype */
     lsce_row_stats_fn row_stats[LSCE_N_DTYPES];                       /* by logits dtype */
+    lsce_row_stats_write_fn row_stats_write[LSCE_N_DTYPES][LSCE_N_DTYPES]; /* [logits][gradient] */
     lsce_row_scale_fn row_scale[LSCE_N_DTYPES];                       /* by gradient dtype */
     lsce_row_expscale_fn row_expscale[LSCE_N_DTYPES][LSCE_N_DTYPES]; /* [logits][gradient] */
     lsce_row_transform_fn row_transform[LSCE_N_DTYPES];               /* by logits dtype */
     lsce_row_stats_ex_fn row_stats_ex[LSCE_N_DTYPES];                 /* by logits dtype */
+    lsce_row_stats_ex_write_fn row_stats_ex_write[LSCE_N_DTYPES][LSCE_N_DTYPES]; /* [logits][grad] */
     lsce_row_scale_ex_fn row_scale_ex[LSCE_N_DTYPES];                 /* by gradient dtype */
     lsce_exp_fn exp;
     lsce_fence_fn fence;
@@ -148,12 +176,18 @@ typedef struct lsce_kernels {
 #define LSCE_DECLARE_PER_DTYPE_(isa, d)                                                            \
     decl_row_find_fn(lsce_row_find_##d##_##isa);                                                   \
     decl_row_stats_fn(lsce_row_stats_##d##_##isa);                                                 \
+    decl_row_stats_write_fn(lsce_row_stats_write_##d##_f32_##isa);                                 \
+    decl_row_stats_write_fn(lsce_row_stats_write_##d##_bf16_##isa);                                \
+    decl_row_stats_write_fn(lsce_row_stats_write_##d##_f16_##isa);                                 \
     decl_row_scale_fn(lsce_row_scale_##d##_##isa);                                                 \
     decl_row_expscale_fn(lsce_row_expscale_##d##_f32_##isa);                                       \
     decl_row_expscale_fn(lsce_row_expscale_##d##_bf16_##isa);                                      \
     decl_row_expscale_fn(lsce_row_expscale_##d##_f16_##isa);                                       \
     decl_row_transform_fn(lsce_row_transform_##d##_##isa);                                         \
     decl_row_stats_ex_fn(lsce_row_stats_ex_##d##_##isa);                                           \
+    decl_row_stats_ex_write_fn(lsce_row_stats_ex_write_##d##_f32_##isa);                           \
+    decl_row_stats_ex_write_fn(lsce_row_stats_ex_write_##d##_bf16_##isa);                          \
+    decl_row_stats_ex_write_fn(lsce_row_stats_ex_write_##d##_f16_##isa);                           \
     decl_row_scale_ex_fn(lsce_row_scale_ex_##d##_##isa)
 #define LSCE_DECLARE_VARIANT_(isa)                                                                 \
     LSCE_DECLARE_PER_DTYPE_(isa, f32);                                                             \
@@ -169,6 +203,14 @@ typedef struct lsce_kernels {
         .row_find = {lsce_row_find_f32_##isa, lsce_row_find_bf16_##isa, lsce_row_find_f16_##isa},  \
         .row_stats = {lsce_row_stats_f32_##isa, lsce_row_stats_bf16_##isa,                        \
                       lsce_row_stats_f16_##isa},                                                   \
+        .row_stats_write = {{lsce_row_stats_write_f32_f32_##isa, lsce_row_stats_write_f32_bf16_##isa, \
+                             lsce_row_stats_write_f32_f16_##isa},                                  \
+                            {lsce_row_stats_write_bf16_f32_##isa,                                  \
+                             lsce_row_stats_write_bf16_bf16_##isa,                                 \
+                             lsce_row_stats_write_bf16_f16_##isa},                                 \
+                            {lsce_row_stats_write_f16_f32_##isa,                                   \
+                             lsce_row_stats_write_f16_bf16_##isa,                                  \
+                             lsce_row_stats_write_f16_f16_##isa}},                                 \
         .row_scale = {lsce_row_scale_f32_##isa, lsce_row_scale_bf16_##isa,                         \
                       lsce_row_scale_f16_##isa},                                                   \
         .row_expscale = {{lsce_row_expscale_f32_f32_##isa, lsce_row_expscale_f32_bf16_##isa,       \
@@ -181,6 +223,15 @@ typedef struct lsce_kernels {
                           lsce_row_transform_f16_##isa},                                           \
         .row_stats_ex = {lsce_row_stats_ex_f32_##isa, lsce_row_stats_ex_bf16_##isa,                \
                          lsce_row_stats_ex_f16_##isa},                                             \
+        .row_stats_ex_write = {{lsce_row_stats_ex_write_f32_f32_##isa,                            \
+                                lsce_row_stats_ex_write_f32_bf16_##isa,                            \
+                                lsce_row_stats_ex_write_f32_f16_##isa},                            \
+                               {lsce_row_stats_ex_write_bf16_f32_##isa,                            \
+                                lsce_row_stats_ex_write_bf16_bf16_##isa,                           \
+                                lsce_row_stats_ex_write_bf16_f16_##isa},                           \
+                               {lsce_row_stats_ex_write_f16_f32_##isa,                             \
+                                lsce_row_stats_ex_write_f16_bf16_##isa,                            \
+                                lsce_row_stats_ex_write_f16_f16_##isa}},                           \
         .row_scale_ex = {lsce_row_scale_ex_f32_##isa, lsce_row_scale_ex_bf16_##isa,                \
                          lsce_row_scale_ex_f16_##isa},                                             \
         .exp = lsce_exp_##isa, .fence = lsce_fence_##isa                                           \

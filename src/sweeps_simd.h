@@ -224,6 +224,16 @@ typedef struct chunk_sums {
     double sum_below, sum_shift;
 } chunk_sums;
 
+/* Where a stats sweep stands in the pending gradient chunk it writes (src/kernels.h): UNROLL
+ * vectors per step of its exp-sum loop from `next`, while they fit before `end` (the end of the
+ * streaming stretch). */
+typedef struct pending_cursor {
+    const float *e;
+    void *dst;
+    float coef, bias;
+    int64_t next, end;
+} pending_cursor;
+
 /* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out); with split, the
  * lanes at the max (t == 0, e == 1) are counted, the others summed (src/kernels.h); t summed
  * with sum_t. */
@@ -240,13 +250,20 @@ typedef struct chunk_sums {
             t_acc = vf_add(t_acc, t);                                                              \
     } while (0)
 
+/* out: the pending chunk's gradient dtype, or −1 when there is none (a constant). */
 SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, float *exp_out, int dt,
-                                    int split, int sum_t)
+                                    int split, int sum_t, pending_cursor *pending, int out)
 {
     const vf s = vf_set1(shift);
     const char *bytes = (const char *)x;
     vsum sum_e = vsum_zero(), sums_t = vsum_zero();
     int64_t n_at_max = 0;
+    const float *pe = out >= 0 ? pending->e : NULL;
+    void *pdst = out >= 0 ? pending->dst : NULL;
+    const vf pc = vf_set1(out >= 0 ? pending->coef : 0.0f);
+    const vf pb = vf_set1(out >= 0 ? pending->bias : 0.0f);
+    int64_t next = out >= 0 ? pending->next : 0;
+    const int64_t pend = out >= 0 ? pending->end - UNROLL * W : 0;
     int64_t i = 0;
     while (i < n) {
         const int64_t end = n - i < BLOCK ? n : i + BLOCK;
@@ -259,6 +276,11 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
             EXPSUM_STEP(W, e1, t1);
             EXPSUM_STEP(2 * W, e2, t2);
             EXPSUM_STEP(3 * W, e3, t3);
+            if (out >= 0 && next <= pend) {
+                for (int u = 0; u < UNROLL; u++)
+                    store_vec(pdst, next + u * W, vf_fma(vf_load(pe + next + u * W), pc, pb), out, 1);
+                next += UNROLL * W;
+            }
         }
         for (; i + W <= end; i += W)
             EXPSUM_STEP(0, e0, t0);
@@ -278,6 +300,8 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
         if (sum_t)
             sums_t = vsum_fold(sums_t, vf_add(vf_add(t0, t1), vf_add(t2, t3)));
     }
+    if (out >= 0)
+        pending->next = next;
     return (chunk_sums){n_at_max, vsum_total(sum_e), sum_t ? vsum_total(sums_t) : 0.0};
 }
 
@@ -289,24 +313,6 @@ SWEEP_INLINE int split_needed(float max, float *running_max)
         return 0;
     *running_max = max;
     return 1;
-}
-
-SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
-                            int dt, int sum_t)
-{
-    float running_max = -__builtin_inff();
-    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
-        const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
-        const void *chunk = (const char *)x + (size_t)begin * elem_size(dt);
-        const float max = chunk_max(chunk, len, dt);
-        const float shift = max == -__builtin_inff() ? 0.0f : max;
-        float *e_chunk = exp_out ? exp_out + begin : NULL;
-        const chunk_sums s = split_needed(max, &running_max)
-                                 ? chunk_expsum(chunk, len, shift, e_chunk, dt, 1, sum_t)
-                                 : chunk_expsum(chunk, len, shift, e_chunk, dt, 0, sum_t);
-        chunks[begin / LSCE_CHUNK] =
-            (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift, 0.0, 0.0};
-    }
 }
 
 /* The stretch [begin, *end) of the n elements at dst that non-temporal stores write: whole
@@ -382,6 +388,53 @@ SWEEP_INLINE void row_scale(const float *src, int64_t n, const float *coef, floa
     }
 }
 
+/* Elements [c, c + n) of a pending chunk, by the exported gradient sweep (not inlined again). */
+SWEEP_INLINE void scale_part(const pending_cursor *pc, int64_t c, int64_t n, int stream, int out)
+{
+    if (n <= 0)
+        return;
+    void *dst = (char *)pc->dst + (size_t)c * elem_size(out);
+    if (out == DT_F32)
+        FN_D(lsce_row_scale, f32)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
+    else if (out == DT_BF16)
+        FN_D(lsce_row_scale, bf16)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
+    else
+        FN_D(lsce_row_scale, f16)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
+}
+
+/* The stats sweep; with out ≥ 0 (a constant), it also writes the pending gradient row pg of
+ * that dtype (row_stats_write, src/kernels.h). */
+SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
+                            int dt, int sum_t, const lsce_pending_grad *pg, int out)
+{
+    float running_max = -__builtin_inff();
+    for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
+        const int64_t len = n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK;
+        const void *chunk = (const char *)x + (size_t)begin * elem_size(dt);
+        const float max = chunk_max(chunk, len, dt);
+        const float shift = max == -__builtin_inff() ? 0.0f : max;
+        float *e_chunk = exp_out ? exp_out + begin : NULL;
+        pending_cursor pc = {NULL, NULL, 0.0f, 0.0f, 0, 0};
+        int64_t stream_begin = 0;
+        if (out >= 0) {
+            pc = (pending_cursor){pg->e + begin, (char *)pg->dst + (size_t)begin * elem_size(out),
+                                  pg->sx.coef[begin / LSCE_CHUNK], pg->sx.bias, 0, 0};
+            stream_begin = stream_stretch(pc.dst, len, 1, out, &pc.end);
+            pc.next = stream_begin;
+        }
+        const chunk_sums s = split_needed(max, &running_max)
+                                 ? chunk_expsum(chunk, len, shift, e_chunk, dt, 1, sum_t, &pc, out)
+                                 : chunk_expsum(chunk, len, shift, e_chunk, dt, 0, sum_t, &pc, out);
+        chunks[begin / LSCE_CHUNK] =
+            (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift, 0.0, 0.0};
+        if (out >= 0) { /* what the loop left: the head before the stretch, its rest, the tail */
+            scale_part(&pc, 0, stream_begin, 0, out);
+            scale_part(&pc, pc.next, pc.end - pc.next, 1, out);
+            scale_part(&pc, pc.end, len - pc.end, 0, out);
+        }
+    }
+}
+
 SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef, float bias,
                                void *dst, int stream, int in, int out)
 {
@@ -398,17 +451,29 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
 
 #include "sweeps_ex_simd.h"
 
-/* The exported specialisations: one per logits dtype (find, stats, expscale × gradient dtype)
- * and per gradient dtype (scale). */
+#define STATS_WRITE(d, DT, o, OUT)                                                                 \
+    decl_row_stats_write_fn(FN_DD(lsce_row_stats_write, d, o))                                     \
+    {                                                                                              \
+        if (flags & LSCE_STATS_SUM_SHIFT)                                                          \
+            row_stats(x, n, exp_out, chunks, DT, 1, pending, OUT);                                 \
+        else                                                                                       \
+            row_stats(x, n, exp_out, chunks, DT, 0, pending, OUT);                                 \
+    }
+
+/* The exported specialisations: one per logits dtype (find, stats, stats_ex, and × gradient
+ * dtype expscale, stats_write, stats_ex_write) and per gradient dtype (scale, scale_ex). */
 #define SWEEPS_OF_DTYPE(d, DT)                                                                     \
     decl_row_find_fn(FN_D(lsce_row_find, d)) { return row_find(x, n, value, DT); }                 \
     decl_row_stats_fn(FN_D(lsce_row_stats, d))                                                     \
     {                                                                                              \
         if (flags & LSCE_STATS_SUM_SHIFT)                                                          \
-            row_stats(x, n, exp_out, chunks, DT, 1);                                               \
+            row_stats(x, n, exp_out, chunks, DT, 1, NULL, -1);                                     \
         else                                                                                       \
-            row_stats(x, n, exp_out, chunks, DT, 0);                                               \
+            row_stats(x, n, exp_out, chunks, DT, 0, NULL, -1);                                     \
     }                                                                                              \
+    STATS_WRITE(d, DT, f32, DT_F32)                                                                \
+    STATS_WRITE(d, DT, bf16, DT_BF16)                                                              \
+    STATS_WRITE(d, DT, f16, DT_F16)                                                                \
     decl_row_scale_fn(FN_D(lsce_row_scale, d))                                                     \
     {                                                                                              \
         row_scale(src, n, coef, bias, dst, stream, DT);                                            \
@@ -431,7 +496,22 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
     }                                                                                              \
     decl_row_stats_ex_fn(FN_D(lsce_row_stats_ex, d))                                               \
     {                                                                                              \
-        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT);                  \
+        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT, NULL, DT_F32);     \
+    }                                                                                              \
+    decl_row_stats_ex_write_fn(FN_DD(lsce_row_stats_ex_write, d, f32))                             \
+    {                                                                                              \
+        FN_D(row_stats_ex_pending, d)(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks,        \
+                                      pending, DT_F32);                                            \
+    }                                                                                              \
+    decl_row_stats_ex_write_fn(FN_DD(lsce_row_stats_ex_write, d, bf16))                            \
+    {                                                                                              \
+        FN_D(row_stats_ex_pending, d)(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks,        \
+                                      pending, DT_BF16);                                           \
+    }                                                                                              \
+    decl_row_stats_ex_write_fn(FN_DD(lsce_row_stats_ex_write, d, f16))                             \
+    {                                                                                              \
+        FN_D(row_stats_ex_pending, d)(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks,        \
+                                      pending, DT_F16);                                            \
     }                                                                                              \
     decl_row_scale_ex_fn(FN_D(lsce_row_scale_ex, d)) { row_scale_ex(e, n, sx, dst, stream, DT); }
 

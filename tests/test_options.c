@@ -514,3 +514,59 @@ Test(options, dtypes_16bit, .timeout = 300)
         }
     OFINISH(name, failures);
 }
+
+/* Gradients of ≥ 4 MiB: the streaming stores, where the fused path writes each kept row's
+ * gradient during the next kept row's stats sweep (src/rows.c, pipelined) — with class factors,
+ * a t row (the fp32 logits themselves, or a transform's), softcap's v row, 16-bit dtypes,
+ * ignored rows (some last), padded gradient rows off the line alignment. */
+typedef struct streaming_shape {
+    int64_t rows, V;
+    lsce_dtype ldt, gdt;
+    int cw, prior, scale, softcap, cp, all;
+} streaming_shape;
+
+Test(options, streaming, .timeout = 600)
+{
+    const char *name = "streaming";
+    static const streaming_shape shapes[] = {
+        {36, 32000, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 1, 0, 0, 0, 0, 0},
+        {300, 4097, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 0, 1, 0, 0, 0, 0},
+        {36, 32000, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 0, 0, 0, 0, 1, 0},
+        {70, 32000, LSCE_DTYPE_BF16, LSCE_DTYPE_BF16, 0, 0, 1, 0, 1, 0},
+        {140, 8193, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 0, 0, 0, 1, 0, 0},
+        {36, 32000, LSCE_DTYPE_F16, LSCE_DTYPE_F32, 1, 0, 0, 0, 1, 0},
+        {36, 32000, LSCE_DTYPE_F32, LSCE_DTYPE_F32, 0, 0, 0, 0, 0, 1},
+        {70, 32000, LSCE_DTYPE_BF16, LSCE_DTYPE_F16, 0, 0, 0, 0, 0, 1},
+    };
+    test_rng rng = rng_for(name);
+    int failures = 0;
+    for (int i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); i++) {
+        const streaming_shape *s = &shapes[i];
+        ocase c = base_case(s->rows, s->V);
+        randomize_layout(&rng, &c);
+        if (s->all)
+            randomize_options(&rng, &c);
+        c.ldt = s->ldt;
+        c.gdt = s->gdt;
+        c.dist = O_NORMAL;
+        c.inplace = 0;
+        c.ignore = 0.25;
+        c.gstride = s->V + (i % 2 ? 3 : 0);
+        c.goff = i % 4;
+        c.opts.smoothing = 0.1;
+        c.opts.convention = LSCE_CONV_UNIFORM;
+        c.cw |= s->cw;
+        c.prior |= s->prior;
+        if (s->scale)
+            c.opts.logit_scale = 0.5;
+        if (s->softcap)
+            c.opts.softcap = 30.0;
+        if (s->cp)
+            c.opts.confidence_penalty = 0.1;
+        const size_t gsize = c.gdt == LSCE_DTYPE_F32 ? 4 : 2;
+        cr_assert((size_t)(c.rows * c.gstride) * gsize >= ((size_t)4 << 20),
+                  "shape %d does not reach the streaming threshold (src/lsce.c)", i);
+        failures += run_case(name, i, &c, &rng, NULL);
+    }
+    OFINISH(name, failures);
+}

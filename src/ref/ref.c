@@ -117,6 +117,16 @@ static inline void row_scale(const float *src, int64_t n, const float *coef, flo
         lsce_store_from_f32(dst, out, c, fmaf(src[c], coef[c / LSCE_CHUNK], bias));
 }
 
+/* The stats of one row and the gradient of the previous one: the SIMD sweeps interleave the two
+ * (src/kernels.h); the results are those of the two sweeps one after the other. */
+static inline void row_stats_write(const void *x, int64_t n, unsigned flags, float *exp_out,
+                                   lsce_chunk_stats *chunks, const lsce_pending_grad *pending,
+                                   int in, int out)
+{
+    row_stats(x, n, flags, exp_out, chunks, in);
+    row_scale(pending->e, n, pending->sx.coef, pending->sx.bias, pending->dst, out);
+}
+
 /* p = exp(min(t − lse, 0)) from a saved lse (step 4's note on backward): NaN stays NaN. */
 static inline float p_from_saved_lse(float arg) { return expf(arg > 0.0f ? 0.0f : arg); }
 
@@ -220,9 +230,40 @@ static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_e
     }
 }
 
+static inline void row_stats_ex_write(const void *x, int64_t n, const lsce_transform *tf,
+                                      const float *beta, unsigned flags, float *exp_out,
+                                      float *t_out, float *v_out, lsce_chunk_stats *chunks,
+                                      const lsce_pending_grad *pending, int in, int out)
+{
+    row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, in);
+    row_scale_ex(pending->e, n, &pending->sx, pending->dst, out);
+}
+
+#define REF_STATS_EX_WRITE(d, DT, o, OUT)                                                          \
+    decl_row_stats_ex_write_fn(lsce_row_stats_ex_write_##d##_##o##_scalar)                         \
+    {                                                                                              \
+        row_stats_ex_write(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, pending, DT,      \
+                           OUT);                                                                   \
+    }
+
 #define REF_SWEEPS_OF_DTYPE(d, DT)                                                                 \
+    REF_STATS_EX_WRITE(d, DT, f32, 0)                                                              \
+    REF_STATS_EX_WRITE(d, DT, bf16, 1)                                                             \
+    REF_STATS_EX_WRITE(d, DT, f16, 2)                                                              \
     decl_row_find_fn(lsce_row_find_##d##_scalar) { return row_find(x, n, value, DT); }             \
     decl_row_stats_fn(lsce_row_stats_##d##_scalar) { row_stats(x, n, flags, exp_out, chunks, DT); }\
+    decl_row_stats_write_fn(lsce_row_stats_write_##d##_f32_scalar)                                 \
+    {                                                                                              \
+        row_stats_write(x, n, flags, exp_out, chunks, pending, DT, 0);                            \
+    }                                                                                              \
+    decl_row_stats_write_fn(lsce_row_stats_write_##d##_bf16_scalar)                                \
+    {                                                                                              \
+        row_stats_write(x, n, flags, exp_out, chunks, pending, DT, 1);                            \
+    }                                                                                              \
+    decl_row_stats_write_fn(lsce_row_stats_write_##d##_f16_scalar)                                 \
+    {                                                                                              \
+        row_stats_write(x, n, flags, exp_out, chunks, pending, DT, 2);                            \
+    }                                                                                              \
     decl_row_scale_fn(lsce_row_scale_##d##_scalar)                                                 \
     {                                                                                              \
         (void)stream;                                                                              \
