@@ -96,9 +96,10 @@ typedef struct lsce_pending_grad {
 
 /* row_stats that also writes `pending` (same n): in each chunk, the stretch of the pending row
  * that non-temporal stores cover goes out a few vectors per step of the exp-sum loop, alongside
- * that loop's reads, so that DRAM reads and writes overlap as in a copy; the rest of the chunk
- * (partial lines at its ends) after the loop with ordinary stores. Writes of the pending row in
- * 16 KiB bursts between the sweeps' reads overlapped nothing (src/rows.c). */
+ * that loop's reads, so that DRAM reads and writes overlap as in a copy; the partial lines at
+ * its ends with ordinary stores. Writes of the pending row in 16 KiB bursts between the sweeps'
+ * reads overlapped nothing (src/rows.c). pending->e may be exp_out: every pending element is
+ * read before the sweep stores the exponential of the same index. */
 #define decl_row_stats_write_fn(name)                                                              \
     void(name)(const void *x, int64_t n, unsigned flags, float *exp_out,                           \
                lsce_chunk_stats *chunks, const lsce_pending_grad *pending)

@@ -314,15 +314,17 @@ static int t_is_logits(const plan *p, int dt)
  * traffic (4096 × 32000 and 1024 × 128256, fp32, no arithmetic) ran at 0.70× memcpy reading a
  * row then writing one, 0.81–0.88× interleaving the writes with the reads four vectors at a
  * time, 0.73–0.80× 1024 elements at a time and 0.65–0.70× one 16 KiB chunk at a time. The
- * rows the two sweeps read besides the logits (both rows' buffers, the class factors, the
- * pending row's logits as its t) must stay in L2 (2 MiB here) while the logits stream through
- * it: the plain fused kernel gained 10–20 % at V ≤ 128256 (two 0.5 MiB rows) and lost ~6 % at
- * V = 262144 (two 1 MiB rows); at V = 128256 class factors or the confidence penalty (a third
- * row) gained nothing (avx512) or lost up to 8 % (avx2), a logit scale (two rows) gained 5 %. */
+ * rows the two sweeps read besides the logits (the exponentials, one row for both: the sweeps
+ * write each pending element before they overwrite it; both rows' t and v; the class factors;
+ * the pending row's logits as its t) must stay in L2 (2 MiB here) while the logits stream
+ * through it. Measured with two exponential rows, the plain fused kernel gained 10–20 % at
+ * V ≤ 128256 (two 0.5 MiB rows) and lost ~6 % at V = 262144 (two 1 MiB rows); class factors or
+ * the confidence penalty at 128256 (a third row) gained nothing. With one row, V = 262144 gains
+ * (avx512 0.65 → 0.74× memcpy) and so do class factors at 128256 (1.19 → 1.09× plain). */
 #define PIPELINE_L2_BYTES ((size_t)5 << 18) /* 1.25 MiB */
 static int pipelined(const plan *p, int dt, int64_t V)
 {
-    const int rows = 2 * (1 + (p->cp > 0.0 && !t_is_logits(p, dt)) + p->softcap) +
+    const int rows = 1 + 2 * ((p->cp > 0.0 && !t_is_logits(p, dt)) + p->softcap) +
                      (p->v != NULL) + (p->cp > 0.0 && t_is_logits(p, dt));
     return p->stream && (size_t)rows * (size_t)V * sizeof(float) <= PIPELINE_L2_BYTES;
 }
@@ -334,7 +336,7 @@ static int scratch_alloc(scratch *s, const plan *p, int dt, int64_t V, int64_t n
     const int sets = 1 + pipelined(p, dt, V);
     const size_t per_chunk = sizeof(lsce_chunk_stats) + sizeof(double);
     const size_t chunk_bytes = (size_t)n_chunks * (per_chunk + (size_t)sets * 3 * sizeof(float));
-    s->block = aligned_alloc(64, row_bytes * (size_t)(sets * (1 + need_t + need_v)) +
+    s->block = aligned_alloc(64, row_bytes * (size_t)(1 + sets * (need_t + need_v)) +
                                      ((chunk_bytes + 63) & ~(size_t)63));
     if (!s->block)
         return 0;
@@ -343,8 +345,8 @@ static int scratch_alloc(scratch *s, const plan *p, int dt, int64_t V, int64_t n
     memset(&s->pending, 0, sizeof s->pending);
     for (int i = 0; i < sets; i++) {
         row_buffers *rb = sets_of[i];
-        rb->e = (float *)b;
-        b += row_bytes;
+        rb->e = i ? s->cur.e : (float *)b; /* one row: the sweeps write the pending row first */
+        b += i ? 0 : row_bytes;
         rb->t = rb->v = NULL;
         if (need_t) {
             rb->t = (float *)b;

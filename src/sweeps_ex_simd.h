@@ -110,12 +110,17 @@ SWEEP_INLINE vf scale_ex_value(vf e, vf t, vf bv, vf jv, vf vc, vf vd, vf vs, vf
  * gradient dtype are run-time values (predictable branches) rather than specialisations, which
  * would multiply the 32 of the exp-sum loop. */
 typedef struct pending_ex_cursor {
+    const lsce_pending_grad *pg;
+    int64_t begin;                  /* the chunk's first element */
     const float *e, *t, *beta, *jv; /* of the chunk */
     char *dst;
     int out, has_t_term, has_beta, has_jac;
     float coef, coef_t, shift, bias, jac_s;
     int64_t next, end;
 } pending_ex_cursor;
+
+/* The rest of the pending chunk from `next` on (any alignment: the exported sweep). */
+SWEEP_INLINE void pending_ex_rest(pending_ex_cursor *pc, int64_t n);
 
 /* Writes the pending chunk's W elements at j (a streaming store). */
 SWEEP_INLINE void pending_ex_vec(const pending_ex_cursor *pc, int64_t j)
@@ -132,6 +137,18 @@ SWEEP_INLINE void pending_ex_vec(const pending_ex_cursor *pc, int64_t j)
         store_vec(pc->dst, j, value, DT_BF16, 1);
     else
         store_vec(pc->dst, j, value, DT_F16, 1);
+}
+
+/* One step of the pending writes, as in chunk_expsum (src/sweeps_simd.h, pending_cursor). */
+SWEEP_INLINE void pending_ex_step(pending_ex_cursor *pc, int64_t n)
+{
+    if (pc->next + UNROLL_EX * W <= pc->end) {
+        pending_ex_vec(pc, pc->next);
+        pending_ex_vec(pc, pc->next + W);
+        pc->next += UNROLL_EX * W;
+    } else {
+        pending_ex_rest(pc, n);
+    }
 }
 
 /* One vector of the general exp-sum sweep (EXPSUM_STEP plus the β and e·t sums). */
@@ -175,14 +192,13 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
             ea[u] = ta[u] = bt[u] = et[u] = vf_zero();
         for (; i + UNROLL_EX * W <= end; i += UNROLL_EX * W) {
             prefetch_next_chunk(ahead, i, UNROLL_EX * W, ahead_size);
+            if (pending && pending->next < n) /* before the steps store (pending_cursor) */
+                pending_ex_step(pending, n);
             EXPSUM_EX_STEP(0, 0);
             EXPSUM_EX_STEP(W, 1);
-            if (pending && pending->next + UNROLL_EX * W <= pending->end) {
-                pending_ex_vec(pending, pending->next);
-                pending_ex_vec(pending, pending->next + W);
-                pending->next += UNROLL_EX * W;
-            }
         }
+        if (pending && end == n && pending->next < n)
+            pending_ex_rest(pending, n);
         for (; i + W <= end; i += W)
             EXPSUM_EX_STEP(0, 0);
         if (i < end) { /* lanes past the end: t = −inf, e = 0, β = 0; t dropped */
@@ -289,6 +305,12 @@ SWEEP_INLINE void scale_ex_part(const lsce_pending_grad *pg, int64_t c, int64_t 
         FN_D(lsce_row_scale_ex, f16)(pg->e + c, n, &part, dst, stream);
 }
 
+SWEEP_INLINE void pending_ex_rest(pending_ex_cursor *pc, int64_t n)
+{
+    scale_ex_part(pc->pg, pc->begin + pc->next, n - pc->next, 1, pc->out);
+    pc->next = n;
+}
+
 /* pg: the pending gradient row (of dtype out) or NULL. */
 SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *tf,
                                const float *beta, unsigned flags, float *exp_out, float *t_out,
@@ -307,11 +329,12 @@ SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *t
                    : chunk_max(chunk, len, dt);
         const float shift = max == -__builtin_inff() ? 0.0f : max;
         pending_ex_cursor pc, *pending = NULL;
-        int64_t stream_begin = 0;
         if (pg) {
             const int64_t k = begin / LSCE_CHUNK;
             const lsce_scale_ex *sx = &pg->sx;
-            pc = (pending_ex_cursor){pg->e + begin,
+            pc = (pending_ex_cursor){pg,
+                                     begin,
+                                     pg->e + begin,
                                      sx->t ? sx->t + begin : NULL,
                                      sx->beta ? sx->beta + begin : NULL,
                                      sx->jv ? sx->jv + begin : NULL,
@@ -327,8 +350,8 @@ SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *t
                                      sx->jac_s,
                                      0,
                                      0};
-            stream_begin = stream_stretch(pc.dst, len, 1, out, &pc.end);
-            pc.next = stream_begin;
+            pc.next = stream_stretch(pc.dst, len, 1, out, &pc.end);
+            scale_ex_part(pg, begin, pc.next, 0, out); /* the head first: the loop does the rest */
             pending = &pc;
         }
         lsce_chunk_stats st = expsum_ex_dispatch(
@@ -338,18 +361,14 @@ SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *t
             split_needed(max, &running_max), pending);
         st.max = max;
         chunks[begin / LSCE_CHUNK] = st;
-        if (pg) { /* what the loop left: the head before the stretch, its rest, the tail */
-            scale_ex_part(pg, begin, stream_begin, 0, out);
-            scale_ex_part(pg, begin + pc.next, pc.end - pc.next, 1, out);
-            scale_ex_part(pg, begin + pc.end, len - pc.end, 0, out);
-        }
     }
 }
 
 /* row_stats_ex with a pending row: one instance per logits dtype, the gradient's a run-time
  * value (src/kernels.h). A variant that defines PIPELINE_EX 0 writes the pending row after the
  * sweep instead (AVX2: its general sweeps are bound by their arithmetic, and the run-time
- * flags of the interleaved writes cost more than the overlap gained, 0–8 %). */
+ * flags of the interleaved writes cost more than the overlap gained, 0–8 %). The pending row goes
+ * first: its exponentials may be the buffer the sweep stores into. */
 #ifndef PIPELINE_EX
 #define PIPELINE_EX 1
 #endif
@@ -359,9 +378,9 @@ SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *t
 #else
 #define ROW_STATS_EX_PENDING_BODY(DT)                                                              \
     do {                                                                                           \
-        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT, NULL, out);         \
         for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK)                                    \
             scale_ex_part(pending, begin, n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK, 1, out); \
+        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT, NULL, out);         \
     } while (0)
 #endif
 #define ROW_STATS_EX_PENDING(d, DT)                                                                \

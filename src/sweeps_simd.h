@@ -226,13 +226,29 @@ typedef struct chunk_sums {
 
 /* Where a stats sweep stands in the pending gradient chunk it writes (src/kernels.h): UNROLL
  * vectors per step of its exp-sum loop from `next`, while they fit before `end` (the end of the
- * streaming stretch). */
+ * streaming stretch), then the rest at once. The pending exponentials may be the row buffer the
+ * loop stores into: each step writes the pending elements from its own position on before it
+ * stores any (next ≥ i), and whatever is left goes out before the loop's last vectors. */
 typedef struct pending_cursor {
     const float *e;
     void *dst;
     float coef, bias;
     int64_t next, end;
 } pending_cursor;
+
+/* Elements [c, c + n) of a pending chunk, by the exported gradient sweep (not inlined again). */
+SWEEP_INLINE void scale_part(const pending_cursor *pc, int64_t c, int64_t n, int stream, int out)
+{
+    if (n <= 0)
+        return;
+    void *dst = (char *)pc->dst + (size_t)c * elem_size(out);
+    if (out == DT_F32)
+        FN_D(lsce_row_scale, f32)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
+    else if (out == DT_BF16)
+        FN_D(lsce_row_scale, bf16)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
+    else
+        FN_D(lsce_row_scale, f16)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
+}
 
 /* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out); with split, the
  * lanes at the max (t == 0, e == 1) are counted, the others summed (src/kernels.h); t summed
@@ -262,7 +278,7 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
     void *pdst = out >= 0 ? pending->dst : NULL;
     const vf pc = vf_set1(out >= 0 ? pending->coef : 0.0f);
     const vf pb = vf_set1(out >= 0 ? pending->bias : 0.0f);
-    int64_t next = out >= 0 ? pending->next : 0;
+    int64_t next = out >= 0 ? pending->next : n;
     const int64_t pend = out >= 0 ? pending->end - UNROLL * W : 0;
     int64_t i = 0;
     while (i < n) {
@@ -272,15 +288,25 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
         for (; i + UNROLL * W <= end; i += UNROLL * W) {
             prefetch_next_chunk(bytes + (size_t)STATS_AHEAD * elem_size(dt), i, UNROLL * W,
                                 elem_size(dt));
+            if (out >= 0 && next < n) {
+                if (next <= pend) {
+                    for (int u = 0; u < UNROLL; u++)
+                        store_vec(pdst, next + u * W, vf_fma(vf_load(pe + next + u * W), pc, pb),
+                                  out, 1);
+                    next += UNROLL * W;
+                } else {
+                    scale_part(pending, next, n - next, 1, out);
+                    next = n;
+                }
+            }
             EXPSUM_STEP(0, e0, t0);
             EXPSUM_STEP(W, e1, t1);
             EXPSUM_STEP(2 * W, e2, t2);
             EXPSUM_STEP(3 * W, e3, t3);
-            if (out >= 0 && next <= pend) {
-                for (int u = 0; u < UNROLL; u++)
-                    store_vec(pdst, next + u * W, vf_fma(vf_load(pe + next + u * W), pc, pb), out, 1);
-                next += UNROLL * W;
-            }
+        }
+        if (out >= 0 && end == n && next < n) {
+            scale_part(pending, next, n - next, 1, out);
+            next = n;
         }
         for (; i + W <= end; i += W)
             EXPSUM_STEP(0, e0, t0);
@@ -300,8 +326,6 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
         if (sum_t)
             sums_t = vsum_fold(sums_t, vf_add(vf_add(t0, t1), vf_add(t2, t3)));
     }
-    if (out >= 0)
-        pending->next = next;
     return (chunk_sums){n_at_max, vsum_total(sum_e), sum_t ? vsum_total(sums_t) : 0.0};
 }
 
@@ -388,20 +412,6 @@ SWEEP_INLINE void row_scale(const float *src, int64_t n, const float *coef, floa
     }
 }
 
-/* Elements [c, c + n) of a pending chunk, by the exported gradient sweep (not inlined again). */
-SWEEP_INLINE void scale_part(const pending_cursor *pc, int64_t c, int64_t n, int stream, int out)
-{
-    if (n <= 0)
-        return;
-    void *dst = (char *)pc->dst + (size_t)c * elem_size(out);
-    if (out == DT_F32)
-        FN_D(lsce_row_scale, f32)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
-    else if (out == DT_BF16)
-        FN_D(lsce_row_scale, bf16)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
-    else
-        FN_D(lsce_row_scale, f16)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
-}
-
 /* The stats sweep; with out ≥ 0 (a constant), it also writes the pending gradient row pg of
  * that dtype (row_stats_write, src/kernels.h). */
 SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk_stats *chunks,
@@ -415,23 +425,17 @@ SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk
         const float shift = max == -__builtin_inff() ? 0.0f : max;
         float *e_chunk = exp_out ? exp_out + begin : NULL;
         pending_cursor pc = {NULL, NULL, 0.0f, 0.0f, 0, 0};
-        int64_t stream_begin = 0;
-        if (out >= 0) {
+        if (out >= 0) { /* the head before the streaming stretch first: the loop does the rest */
             pc = (pending_cursor){pg->e + begin, (char *)pg->dst + (size_t)begin * elem_size(out),
                                   pg->sx.coef[begin / LSCE_CHUNK], pg->sx.bias, 0, 0};
-            stream_begin = stream_stretch(pc.dst, len, 1, out, &pc.end);
-            pc.next = stream_begin;
+            pc.next = stream_stretch(pc.dst, len, 1, out, &pc.end);
+            scale_part(&pc, 0, pc.next, 0, out);
         }
         const chunk_sums s = split_needed(max, &running_max)
                                  ? chunk_expsum(chunk, len, shift, e_chunk, dt, 1, sum_t, &pc, out)
                                  : chunk_expsum(chunk, len, shift, e_chunk, dt, 0, sum_t, &pc, out);
         chunks[begin / LSCE_CHUNK] =
             (lsce_chunk_stats){max, shift, s.n_at_max, s.sum_below, s.sum_shift, 0.0, 0.0};
-        if (out >= 0) { /* what the loop left: the head before the stretch, its rest, the tail */
-            scale_part(&pc, 0, stream_begin, 0, out);
-            scale_part(&pc, pc.next, pc.end - pc.next, 1, out);
-            scale_part(&pc, pc.end, len - pc.end, 0, out);
-        }
     }
 }
 

@@ -117,14 +117,15 @@ static inline void row_scale(const float *src, int64_t n, const float *coef, flo
         lsce_store_from_f32(dst, out, c, fmaf(src[c], coef[c / LSCE_CHUNK], bias));
 }
 
-/* The stats of one row and the gradient of the previous one: the SIMD sweeps interleave the two
- * (src/kernels.h); the results are those of the two sweeps one after the other. */
+/* The gradient of the previous row and the stats of this one: the SIMD sweeps interleave the
+ * two (src/kernels.h); the results are those of the two sweeps one after the other, the
+ * gradient first (its exponentials may be the buffer the stats overwrite). */
 static inline void row_stats_write(const void *x, int64_t n, unsigned flags, float *exp_out,
                                    lsce_chunk_stats *chunks, const lsce_pending_grad *pending,
                                    int in, int out)
 {
-    row_stats(x, n, flags, exp_out, chunks, in);
     row_scale(pending->e, n, pending->sx.coef, pending->sx.bias, pending->dst, out);
+    row_stats(x, n, flags, exp_out, chunks, in);
 }
 
 /* p = exp(min(t − lse, 0)) from a saved lse (step 4's note on backward): NaN stays NaN. */
@@ -235,8 +236,8 @@ static inline void row_stats_ex_write(const void *x, int64_t n, const lsce_trans
                                       float *t_out, float *v_out, lsce_chunk_stats *chunks,
                                       const lsce_pending_grad *pending, int in, int out)
 {
-    row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, in);
     row_scale_ex(pending->e, n, &pending->sx, pending->dst, out);
+    row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, in);
 }
 
 #define REF_STATS_EX_WRITE(d, DT, o, OUT)                                                          \
