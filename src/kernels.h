@@ -86,12 +86,12 @@ enum { LSCE_STATS_ET = 1, LSCE_STATS_BETA_ZEROS = 2, LSCE_STATS_SUM_SHIFT = 4 };
     void(name)(const void *x, int64_t n, unsigned flags, float *exp_out, lsce_chunk_stats *chunks)
 
 /* The previous row's gradient, which the fused path writes while it reads the next row
- * (src/rows.c): row_scale_ex(e, n, &sx, dst) with streaming on; after the plain stats sweep,
- * only sx.coef and sx.bias are set: dst[c] = fma(e[c], coef[chunk of c], bias) (row_scale). */
+ * (src/rows.c): dst[c] = fma(e[c], coef[chunk of c], bias), as row_scale with streaming on. */
 typedef struct lsce_pending_grad {
-    const float *e; /* its exponentials (the other scratch row) */
-    lsce_scale_ex sx;
-    void *dst;      /* its gradient row */
+    const float *e;    /* its exponentials */
+    const float *coef; /* per chunk */
+    float bias;
+    void *dst;         /* its gradient row */
 } lsce_pending_grad;
 
 /* row_stats that also writes `pending` (same n): in each chunk, the stretch of the pending row
@@ -102,12 +102,6 @@ typedef struct lsce_pending_grad {
  * read before the sweep stores the exponential of the same index. */
 #define decl_row_stats_write_fn(name)                                                              \
     void(name)(const void *x, int64_t n, unsigned flags, float *exp_out,                           \
-               lsce_chunk_stats *chunks, const lsce_pending_grad *pending)
-
-/* row_stats_ex that also writes `pending` (with all of its sx), as row_stats_write does. */
-#define decl_row_stats_ex_write_fn(name)                                                           \
-    void(name)(const void *x, int64_t n, const lsce_transform *tf, const float *beta,             \
-               unsigned flags, float *exp_out, float *t_out, float *v_out,                        \
                lsce_chunk_stats *chunks, const lsce_pending_grad *pending)
 
 /* dst[c] = fma(src[c], coef[chunk of c], bias) rounded to dst's dtype: the gradient from stored
@@ -152,7 +146,6 @@ typedef decl_row_scale_fn(*lsce_row_scale_fn);
 typedef decl_row_expscale_fn(*lsce_row_expscale_fn);
 typedef decl_row_transform_fn(*lsce_row_transform_fn);
 typedef decl_row_stats_ex_fn(*lsce_row_stats_ex_fn);
-typedef decl_row_stats_ex_write_fn(*lsce_row_stats_ex_write_fn);
 typedef decl_row_scale_ex_fn(*lsce_row_scale_ex_fn);
 typedef decl_exp_fn(*lsce_exp_fn);
 typedef decl_fence_fn(*lsce_fence_fn);
@@ -166,7 +159,6 @@ typedef struct lsce_kernels {
     lsce_row_expscale_fn row_expscale[LSCE_N_DTYPES][LSCE_N_DTYPES]; /* [logits][gradient] */
     lsce_row_transform_fn row_transform[LSCE_N_DTYPES];               /* by logits dtype */
     lsce_row_stats_ex_fn row_stats_ex[LSCE_N_DTYPES];                 /* by logits dtype */
-    lsce_row_stats_ex_write_fn row_stats_ex_write[LSCE_N_DTYPES][LSCE_N_DTYPES]; /* [logits][grad] */
     lsce_row_scale_ex_fn row_scale_ex[LSCE_N_DTYPES];                 /* by gradient dtype */
     lsce_exp_fn exp;
     lsce_fence_fn fence;
@@ -186,9 +178,6 @@ typedef struct lsce_kernels {
     decl_row_expscale_fn(lsce_row_expscale_##d##_f16_##isa);                                       \
     decl_row_transform_fn(lsce_row_transform_##d##_##isa);                                         \
     decl_row_stats_ex_fn(lsce_row_stats_ex_##d##_##isa);                                           \
-    decl_row_stats_ex_write_fn(lsce_row_stats_ex_write_##d##_f32_##isa);                           \
-    decl_row_stats_ex_write_fn(lsce_row_stats_ex_write_##d##_bf16_##isa);                          \
-    decl_row_stats_ex_write_fn(lsce_row_stats_ex_write_##d##_f16_##isa);                           \
     decl_row_scale_ex_fn(lsce_row_scale_ex_##d##_##isa)
 #define LSCE_DECLARE_VARIANT_(isa)                                                                 \
     LSCE_DECLARE_PER_DTYPE_(isa, f32);                                                             \
@@ -224,15 +213,6 @@ typedef struct lsce_kernels {
                           lsce_row_transform_f16_##isa},                                           \
         .row_stats_ex = {lsce_row_stats_ex_f32_##isa, lsce_row_stats_ex_bf16_##isa,                \
                          lsce_row_stats_ex_f16_##isa},                                             \
-        .row_stats_ex_write = {{lsce_row_stats_ex_write_f32_f32_##isa,                            \
-                                lsce_row_stats_ex_write_f32_bf16_##isa,                            \
-                                lsce_row_stats_ex_write_f32_f16_##isa},                            \
-                               {lsce_row_stats_ex_write_bf16_f32_##isa,                            \
-                                lsce_row_stats_ex_write_bf16_bf16_##isa,                           \
-                                lsce_row_stats_ex_write_bf16_f16_##isa},                           \
-                               {lsce_row_stats_ex_write_f16_f32_##isa,                             \
-                                lsce_row_stats_ex_write_f16_bf16_##isa,                            \
-                                lsce_row_stats_ex_write_f16_f16_##isa}},                           \
         .row_scale_ex = {lsce_row_scale_ex_f32_##isa, lsce_row_scale_ex_bf16_##isa,                \
                          lsce_row_scale_ex_f16_##isa},                                             \
         .exp = lsce_exp_##isa, .fence = lsce_fence_##isa                                           \

@@ -116,13 +116,8 @@ static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, co
     for (int64_t first = 0; first < V; first += capacity * LSCE_CHUNK) {
         const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
         const void *xs = (const char *)x + (size_t)first * lsce_dtype_size(dt);
-        if (pending && pending->grad.dst) { /* first == 0, n == V */
-            if (p->general)
-                k->row_stats_ex_write[dt][out_dt](xs, n, &p->tf, p->v, p->stats_flags, exp_out,
-                                                  t_out, v_out, chunks, &pending->grad);
-            else
-                k->row_stats_write[dt][out_dt](xs, n, p->stats_flags, exp_out, chunks,
-                                               &pending->grad);
+        if (pending && pending->grad.dst) { /* plain sweeps, first == 0, n == V */
+            k->row_stats_write[dt][out_dt](xs, n, p->stats_flags, exp_out, chunks, &pending->grad);
             lsce_store_from_f32(pending->grad.dst, out_dt, pending->y, pending->target);
             pending->grad.dst = NULL;
         } else if (p->general)
@@ -286,20 +281,18 @@ static double chain_rule(const plan *p, float x)
 
 #define GROUP_CHUNKS 64 /* chunk statistics the forward path keeps on its stack */
 
-/* What a kept row's fused gradient is formed from: its exponentials (and t and v when the
- * gradient reads them), and per chunk the coefficients C_k and D_k and the shift. */
-typedef struct row_buffers {
-    float *e, *t, *v;
-    float *coef, *coef_t, *shift;
-} row_buffers;
-
-/* Fused path scratch: the row's buffers, per chunk its statistics and factor w_k; when
- * pipelined, a second set of buffers: the pending row's (the two swap after every kept row). */
+/* Fused path scratch: the row's exponentials (and t and v when the gradient reads them), per
+ * chunk its statistics, factor w_k, coefficients C_k and D_k and shift; when pipelined, a second
+ * set of C_k, those of the pending row (the two swap after every kept row). The pending row's
+ * exponentials share the row buffer: the stats sweep writes each pending element before it
+ * stores the exponential of the same index (src/kernels.h). */
 typedef struct scratch {
     void *block;
-    row_buffers cur, pending;
+    float *e, *t, *v;
     lsce_chunk_stats *chunks;
     double *w;
+    float *coef, *coef_t, *shift;
+    float *coef_pending;
 } scratch;
 
 /* Whether the t row the fused gradient needs (confidence penalty) is the logits row itself:
@@ -314,58 +307,47 @@ static int t_is_logits(const plan *p, int dt)
  * traffic (4096 × 32000 and 1024 × 128256, fp32, no arithmetic) ran at 0.70× memcpy reading a
  * row then writing one, 0.81–0.88× interleaving the writes with the reads four vectors at a
  * time, 0.73–0.80× 1024 elements at a time and 0.65–0.70× one 16 KiB chunk at a time. The
- * rows the two sweeps read besides the logits (the exponentials, one row for both: the sweeps
- * write each pending element before they overwrite it; both rows' t and v; the class factors;
- * the pending row's logits as its t) must stay in L2 (2 MiB here) while the logits stream
- * through it. Measured with two exponential rows, the plain fused kernel gained 10–20 % at
- * V ≤ 128256 (two 0.5 MiB rows) and lost ~6 % at V = 262144 (two 1 MiB rows); class factors or
- * the confidence penalty at 128256 (a third row) gained nothing. With one row, V = 262144 gains
- * (avx512 0.65 → 0.74× memcpy) and so do class factors at 128256 (1.19 → 1.09× plain). */
+ * exponentials must stay in L2 (2 MiB here) while the logits stream through it: with a second
+ * exponential row the fused kernel gained 10–20 % at V ≤ 128256 (two 0.5 MiB rows) and lost
+ * ~6 % at V = 262144 (two 1 MiB rows); with one row V = 262144 gains too (avx512 0.65 → 0.74×
+ * memcpy). The general sweeps (options) are not pipelined: interleaving their pending writes
+ * into the 32 specialisations of their exp-sum loop (avx512 class weights 1.25 → 1.10× plain at
+ * 4096 × 32000) made the sanitizer builds of the library take over 15 minutes per ISA file. */
 #define PIPELINE_L2_BYTES ((size_t)5 << 18) /* 1.25 MiB */
-static int pipelined(const plan *p, int dt, int64_t V)
+static int pipelined(const plan *p, int64_t V)
 {
-    const int rows = 1 + 2 * ((p->cp > 0.0 && !t_is_logits(p, dt)) + p->softcap) +
-                     (p->v != NULL) + (p->cp > 0.0 && t_is_logits(p, dt));
-    return p->stream && (size_t)rows * (size_t)V * sizeof(float) <= PIPELINE_L2_BYTES;
+    return p->stream && !p->general && (size_t)V * sizeof(float) <= PIPELINE_L2_BYTES;
 }
 
 static int scratch_alloc(scratch *s, const plan *p, int dt, int64_t V, int64_t n_chunks)
 {
     const size_t row_bytes = ((size_t)V * sizeof(float) + 63) & ~(size_t)63;
     const int need_t = p->cp > 0.0 && !t_is_logits(p, dt), need_v = p->softcap;
-    const int sets = 1 + pipelined(p, dt, V);
-    const size_t per_chunk = sizeof(lsce_chunk_stats) + sizeof(double);
-    const size_t chunk_bytes = (size_t)n_chunks * (per_chunk + (size_t)sets * 3 * sizeof(float));
-    s->block = aligned_alloc(64, row_bytes * (size_t)(1 + sets * (need_t + need_v)) +
-                                     ((chunk_bytes + 63) & ~(size_t)63));
+    const int pipe = pipelined(p, V);
+    const size_t per_chunk =
+        sizeof(lsce_chunk_stats) + sizeof(double) + (size_t)(3 + pipe) * sizeof(float);
+    s->block = aligned_alloc(64, row_bytes * (size_t)(1 + need_t + need_v) +
+                                     (((size_t)n_chunks * per_chunk + 63) & ~(size_t)63));
     if (!s->block)
         return 0;
     char *b = s->block;
-    row_buffers *sets_of[2] = {&s->cur, &s->pending};
-    memset(&s->pending, 0, sizeof s->pending);
-    for (int i = 0; i < sets; i++) {
-        row_buffers *rb = sets_of[i];
-        rb->e = i ? s->cur.e : (float *)b; /* one row: the sweeps write the pending row first */
-        b += i ? 0 : row_bytes;
-        rb->t = rb->v = NULL;
-        if (need_t) {
-            rb->t = (float *)b;
-            b += row_bytes;
-        }
-        if (need_v) {
-            rb->v = (float *)b;
-            b += row_bytes;
-        }
+    s->e = (float *)b;
+    b += row_bytes;
+    s->t = s->v = NULL;
+    if (need_t) {
+        s->t = (float *)b;
+        b += row_bytes;
+    }
+    if (need_v) {
+        s->v = (float *)b;
+        b += row_bytes;
     }
     s->chunks = (lsce_chunk_stats *)b;
     s->w = (double *)(s->chunks + n_chunks);
-    float *f = (float *)(s->w + n_chunks);
-    for (int i = 0; i < sets; i++) {
-        sets_of[i]->coef = f;
-        sets_of[i]->coef_t = f + n_chunks;
-        sets_of[i]->shift = f + 2 * n_chunks;
-        f += 3 * n_chunks;
-    }
+    s->coef = (float *)(s->w + n_chunks);
+    s->coef_t = s->coef + n_chunks;
+    s->shift = s->coef_t + n_chunks;
+    s->coef_pending = pipe ? s->shift + n_chunks : NULL;
     return 1;
 }
 
@@ -393,50 +375,46 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, scr
                            pending_row *pending)
 {
     const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
-    const row_buffers *rb = &s->cur;
     const double common = rt->tw.omega + 2.0 * p->z * rt->lse - p->cp * rt->E_over_d;
     const double folded = p->softcap ? 1.0 : p->scale; /* ∂t/∂x when it is a constant */
     const double G_over_d = G / rt->d;
     for (int64_t kc = 0; kc < n_chunks; kc++) {
         const double gap = (double)s->chunks[kc].shift - (double)rs->max;
-        rb->coef[kc] = (float)(folded * G_over_d * s->w[kc] *
-                               (common + (p->cp > 0.0 ? p->cp * gap : 0.0)));
-        rb->coef_t[kc] = (float)(folded * G_over_d * s->w[kc] * p->cp);
-        rb->shift[kc] = s->chunks[kc].shift;
+        s->coef[kc] = (float)(folded * G_over_d * s->w[kc] *
+                              (common + (p->cp > 0.0 ? p->cp * gap : 0.0)));
+        s->coef_t[kc] = (float)(folded * G_over_d * s->w[kc] * p->cp);
+        s->shift[kc] = s->chunks[kc].shift;
     }
     const float bias = (float)(-folded * G * p->kappa);
     const double K = common + (p->cp > 0.0 ? p->cp * rt->ty : 0.0);
     const double target =
-        target_term(rs, rt->ty, K, s->w[y / LSCE_CHUNK], (double)rb->e[y], rt->tw.omega_y);
+        target_term(rs, rt->ty, K, s->w[y / LSCE_CHUNK], (double)s->e[y], rt->tw.omega_y);
     const float g_y = (float)(G * target * chain_rule(p, x_y));
-    const lsce_scale_ex sx = {rb->coef, p->cp > 0.0 ? rb->coef_t : NULL, rb->shift, p->v, t_row,
-                              rb->v, bias, (float)p->scale};
-    if (pending) {
-        *pending = (pending_row){{rb->e, sx, g}, y, g_y};
-        const row_buffers written_later = s->cur;
-        s->cur = s->pending;
-        s->pending = written_later;
+    if (pending) { /* plain sweeps */
+        *pending = (pending_row){{s->e, s->coef, bias, g}, y, g_y};
+        float *const coef = s->coef;
+        s->coef = s->coef_pending;
+        s->coef_pending = coef;
         return;
     }
-    if (p->general)
-        k->row_scale_ex[out_dt](rb->e, V, &sx, g, p->stream);
-    else
-        k->row_scale[out_dt](rb->e, V, rb->coef, bias, g, p->stream);
+    if (p->general) {
+        const lsce_scale_ex sx = {s->coef, p->cp > 0.0 ? s->coef_t : NULL, s->shift, p->v, t_row,
+                                  s->v, bias, (float)p->scale};
+        k->row_scale_ex[out_dt](s->e, V, &sx, g, p->stream);
+    } else {
+        k->row_scale[out_dt](s->e, V, s->coef, bias, g, p->stream);
+    }
     lsce_store_from_f32(g, out_dt, y, g_y);
 }
 
 /* Writes the pending row, if any (the last kept row of a call). */
-static void flush_pending(const lsce_kernels *k, const plan *p, int out_dt, pending_row *pending,
-                          int64_t V)
+static void flush_pending(const lsce_kernels *k, int out_dt, pending_row *pending, int64_t V)
 {
     const lsce_pending_grad *pg = &pending->grad;
     if (!pg->dst)
         return;
-    if (p->general)
-        k->row_scale_ex[out_dt](pg->e, V, &pg->sx, pg->dst, 1);
-    else
-        k->row_scale[out_dt](pg->e, V, pg->sx.coef, pg->sx.bias, pg->dst, 1);
-    lsce_store_from_f32(pending->grad.dst, out_dt, pending->y, pending->target);
+    k->row_scale[out_dt](pg->e, V, pg->coef, pg->bias, pg->dst, 1);
+    lsce_store_from_f32(pg->dst, out_dt, pending->y, pending->target);
     pending->grad.dst = NULL;
 }
 
@@ -507,11 +485,10 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
     const int64_t V = c->vocab;
     const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
     lsce_chunk_stats stack_chunks[GROUP_CHUNKS];
-    scratch s = {NULL, {NULL, NULL, NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL, NULL, NULL},
-                 stack_chunks, NULL};
-    pending_row pending = {{NULL, {NULL, NULL, NULL, NULL, NULL, NULL, 0.0f, 0.0f}, NULL}, 0, 0.0f};
+    scratch s = {NULL, NULL, NULL, NULL, stack_chunks, NULL, NULL, NULL, NULL, NULL};
+    pending_row pending = {{NULL, NULL, 0.0f, NULL}, 0, 0.0f};
     pending_row *const pipe =
-        mode == 1 && pipelined(&p, (int)c->opts->logits_dtype, c->vocab) ? &pending : NULL;
+        mode == 1 && pipelined(&p, c->vocab) ? &pending : NULL;
     int64_t capacity = GROUP_CHUNKS;
     if (mode == 1 && c->rows > 0) {
         if (!scratch_alloc(&s, &p, (int)c->opts->logits_dtype, V, n_chunks)) {
@@ -555,13 +532,12 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
         }
 
         const row_stats rs =
-            row_statistics(k, &p, in_dt, x, V, s.cur.e, s.cur.t, s.cur.v, s.chunks, capacity, s.w,
-                           pipe, out_dt);
-        const float t_y = s.cur.t ? s.cur.t[y] : t_of(k, &p, in_dt, x, y);
+            row_statistics(k, &p, in_dt, x, V, s.e, s.t, s.v, s.chunks, capacity, s.w, pipe, out_dt);
+        const float t_y = s.t ? s.t[y] : t_of(k, &p, in_dt, x, y);
         const row_terms rt = terms_of(&p, &rs, t_y, y);
         const double rho = p.rho ? (double)p.rho[r] : 1.0;
         const double loss = rho * row_loss_value(k, &p, o->kl, in_dt, x, V, y, &rs, &rt);
-        const int correct = row_argmax(k, &p, in_dt, x, V, s.cur.t, &rs) == y;
+        const int correct = row_argmax(k, &p, in_dt, x, V, s.t, &rs) == y;
         loss_sum += loss;
         nll_sum += rt.log_d - rt.ty;
         if (p.z > 0.0)
@@ -583,12 +559,12 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
         if (c->row_lse)
             c->row_lse[r] = (float)reported(rt.lse);
         if (mode == 1)
-            fused_gradient(k, &p, out_dt, &s, t_is_logits(&p, in_dt) ? (const float *)x : s.cur.t, V,
+            fused_gradient(k, &p, out_dt, &s, t_is_logits(&p, in_dt) ? (const float *)x : s.t, V,
                            y, lsce_load_as_f32(x, in_dt, y), &rs, &rt, row_scale(c, &p, r), g,
                            pipe);
     }
     if (pipe)
-        flush_pending(k, &p, out_dt, pipe, V);
+        flush_pending(k, out_dt, pipe, V);
     if (p.stream)
         k->fence();
     free(s.block);

@@ -92,65 +92,6 @@ SWEEP_INLINE float chunk_transform_max(const void *x, int64_t n, const lsce_tran
     return vf_max_lane(vf_max(m0, m1));
 }
 
-/* The general gradient of W lanes (lsce_scale_ex in src/kernels.h); flags constant. */
-SWEEP_INLINE vf scale_ex_value(vf e, vf t, vf bv, vf jv, vf vc, vf vd, vf vs, vf vb, vf vjs,
-                               int from_t, int has_t_term, int has_beta, int has_jac)
-{
-    if (from_t)
-        e = p_from_saved_lse(vf_sub(t, vs));
-    vf inner = vf_fma(e, vc, has_beta ? vf_mul(vb, bv) : vb);
-    if (has_t_term)
-        inner = vf_fma(vd, vf_mul(e, vf_max(vf_sub(t, vs), vf_set1(-0x1.fffffep127f))), inner);
-    if (has_jac)
-        inner = vf_mul(inner, vf_mul(vjs, vf_mul(jv, vf_sub(vf_set1(2.0f), jv))));
-    return inner;
-}
-
-/* The pending chunk of the general sweeps (src/kernels.h, row_stats_ex_write): its flags and
- * gradient dtype are run-time values (predictable branches) rather than specialisations, which
- * would multiply the 32 of the exp-sum loop. */
-typedef struct pending_ex_cursor {
-    const lsce_pending_grad *pg;
-    int64_t begin;                  /* the chunk's first element */
-    const float *e, *t, *beta, *jv; /* of the chunk */
-    char *dst;
-    int out, has_t_term, has_beta, has_jac;
-    float coef, coef_t, shift, bias, jac_s;
-    int64_t next, end;
-} pending_ex_cursor;
-
-/* The rest of the pending chunk from `next` on (any alignment: the exported sweep). */
-SWEEP_INLINE void pending_ex_rest(pending_ex_cursor *pc, int64_t n);
-
-/* Writes the pending chunk's W elements at j (a streaming store). */
-SWEEP_INLINE void pending_ex_vec(const pending_ex_cursor *pc, int64_t j)
-{
-    const vf none = vf_zero();
-    const vf value = scale_ex_value(
-        vf_load(pc->e + j), pc->has_t_term ? vf_load(pc->t + j) : none,
-        pc->has_beta ? vf_load(pc->beta + j) : none, pc->has_jac ? vf_load(pc->jv + j) : none,
-        vf_set1(pc->coef), vf_set1(pc->coef_t), vf_set1(pc->shift), vf_set1(pc->bias),
-        vf_set1(pc->jac_s), 0, pc->has_t_term, pc->has_beta, pc->has_jac);
-    if (pc->out == DT_F32)
-        store_vec(pc->dst, j, value, DT_F32, 1);
-    else if (pc->out == DT_BF16)
-        store_vec(pc->dst, j, value, DT_BF16, 1);
-    else
-        store_vec(pc->dst, j, value, DT_F16, 1);
-}
-
-/* One step of the pending writes, as in chunk_expsum (src/sweeps_simd.h, pending_cursor). */
-SWEEP_INLINE void pending_ex_step(pending_ex_cursor *pc, int64_t n)
-{
-    if (pc->next + UNROLL_EX * W <= pc->end) {
-        pending_ex_vec(pc, pc->next);
-        pending_ex_vec(pc, pc->next + W);
-        pc->next += UNROLL_EX * W;
-    } else {
-        pending_ex_rest(pc, n);
-    }
-}
-
 /* One vector of the general exp-sum sweep (EXPSUM_STEP plus the β and e·t sums). */
 #define EXPSUM_EX_STEP(off, u)                                                                     \
     do {                                                                                           \
@@ -179,7 +120,7 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
                                               float *exp_out, const float *beta,
                                               const char *ahead, size_t ahead_size, int dt,
                                               int has_beta, int beta_zeros, int has_et, int split,
-                                              int sum_t, pending_ex_cursor *pending)
+                                              int sum_t)
 {
     const vf s = vf_set1(shift), lowest = vf_set1(-0x1.fffffep127f);
     vsum sum_e = vsum_zero(), sums_t = vsum_zero(), sum_b = vsum_zero(), sum_et = vsum_zero();
@@ -192,13 +133,9 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
             ea[u] = ta[u] = bt[u] = et[u] = vf_zero();
         for (; i + UNROLL_EX * W <= end; i += UNROLL_EX * W) {
             prefetch_next_chunk(ahead, i, UNROLL_EX * W, ahead_size);
-            if (pending && pending->next < n) /* before the steps store (pending_cursor) */
-                pending_ex_step(pending, n);
             EXPSUM_EX_STEP(0, 0);
             EXPSUM_EX_STEP(W, 1);
         }
-        if (pending && end == n && pending->next < n)
-            pending_ex_rest(pending, n);
         for (; i + W <= end; i += W)
             EXPSUM_EX_STEP(0, 0);
         if (i < end) { /* lanes past the end: t = −inf, e = 0, β = 0; t dropped */
@@ -235,8 +172,7 @@ SWEEP_INLINE lsce_chunk_stats chunk_expsum_ex(const void *src, int64_t n, float 
  * Σ(t − shift), e·t, split): x's dtype dt when there was no pass 1. */
 SWEEP_INLINE lsce_chunk_stats expsum_ex_dispatch(const void *src, int64_t n, float shift,
                                                  float *exp_out, const float *beta, unsigned flags,
-                                                 const char *ahead, int from_t, int dt, int split,
-                                                 pending_ex_cursor *pending)
+                                                 const char *ahead, int from_t, int dt, int split)
 {
     const size_t ahead_size = elem_size(dt);
     /* bits 1-2: 0 no β, 4 no β and no Σ(t − shift), 2 β, 6 β with zeros */
@@ -246,7 +182,7 @@ SWEEP_INLINE lsce_chunk_stats expsum_ex_dispatch(const void *src, int64_t n, flo
     case sel:                                                                                      \
         return chunk_expsum_ex(src, n, shift, exp_out, beta, ahead, ahead_size, DT,               \
                                ((sel) >> 1) & 1, ((sel) >> 2) & 1, (sel) & 1, ((sel) >> 4) & 1,    \
-                               ((sel) & 6) == 0, pending)
+                               ((sel) & 6) == 0)
 #define EXPSUM_EX_CASES(high, DT)                                                                  \
     EXPSUM_EX_CASE((high) | 0, DT);                                                                \
     EXPSUM_EX_CASE((high) | 1, DT);                                                                \
@@ -279,43 +215,9 @@ SWEEP_INLINE float transform_max_dispatch(const void *x, int64_t n, const lsce_t
     }
 }
 
-/* The exported general gradient sweeps, called on the parts of a pending chunk that the
- * exp-sum loop leaves (any part of one chunk: sx shifted to it). */
-SWEEP_INLINE void scale_ex_part(const lsce_pending_grad *pg, int64_t c, int64_t n, int stream,
-                                int out)
-{
-    if (n <= 0)
-        return;
-    const int64_t k = c / LSCE_CHUNK;
-    const lsce_scale_ex *sx = &pg->sx;
-    const lsce_scale_ex part = {sx->coef + k,
-                                sx->coef_t ? sx->coef_t + k : NULL,
-                                sx->shift ? sx->shift + k : NULL,
-                                sx->beta ? sx->beta + c : NULL,
-                                sx->t ? sx->t + c : NULL,
-                                sx->jv ? sx->jv + c : NULL,
-                                sx->bias,
-                                sx->jac_s};
-    void *dst = (char *)pg->dst + (size_t)c * elem_size(out);
-    if (out == DT_F32)
-        FN_D(lsce_row_scale_ex, f32)(pg->e + c, n, &part, dst, stream);
-    else if (out == DT_BF16)
-        FN_D(lsce_row_scale_ex, bf16)(pg->e + c, n, &part, dst, stream);
-    else
-        FN_D(lsce_row_scale_ex, f16)(pg->e + c, n, &part, dst, stream);
-}
-
-SWEEP_INLINE void pending_ex_rest(pending_ex_cursor *pc, int64_t n)
-{
-    scale_ex_part(pc->pg, pc->begin + pc->next, n - pc->next, 1, pc->out);
-    pc->next = n;
-}
-
-/* pg: the pending gradient row (of dtype out) or NULL. */
 SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *tf,
                                const float *beta, unsigned flags, float *exp_out, float *t_out,
-                               float *v_out, lsce_chunk_stats *chunks, int dt,
-                               const lsce_pending_grad *pg, int out)
+                               float *v_out, lsce_chunk_stats *chunks, int dt)
 {
     float local_t[LSCE_CHUNK] __attribute__((aligned(64))); /* pass 1's t when t_out is NULL */
     const int from_t = (tf && tf->kind != LSCE_TRANSFORM_NONE) || t_out;
@@ -328,74 +230,15 @@ SWEEP_INLINE void row_stats_ex(const void *x, int64_t n, const lsce_transform *t
             from_t ? transform_max_dispatch(chunk, len, tf, t_chunk, v_out ? v_out + begin : NULL, dt)
                    : chunk_max(chunk, len, dt);
         const float shift = max == -__builtin_inff() ? 0.0f : max;
-        pending_ex_cursor pc, *pending = NULL;
-        if (pg) {
-            const int64_t k = begin / LSCE_CHUNK;
-            const lsce_scale_ex *sx = &pg->sx;
-            pc = (pending_ex_cursor){pg,
-                                     begin,
-                                     pg->e + begin,
-                                     sx->t ? sx->t + begin : NULL,
-                                     sx->beta ? sx->beta + begin : NULL,
-                                     sx->jv ? sx->jv + begin : NULL,
-                                     (char *)pg->dst + (size_t)begin * elem_size(out),
-                                     out,
-                                     sx->coef_t != NULL,
-                                     sx->beta != NULL,
-                                     sx->jv != NULL,
-                                     sx->coef[k],
-                                     sx->coef_t ? sx->coef_t[k] : 0.0f,
-                                     sx->shift ? sx->shift[k] : 0.0f,
-                                     sx->bias,
-                                     sx->jac_s,
-                                     0,
-                                     0};
-            pc.next = stream_stretch(pc.dst, len, 1, out, &pc.end);
-            scale_ex_part(pg, begin, pc.next, 0, out); /* the head first: the loop does the rest */
-            pending = &pc;
-        }
         lsce_chunk_stats st = expsum_ex_dispatch(
             from_t ? (const void *)t_chunk : (const void *)chunk, len, shift,
             exp_out ? exp_out + begin : NULL, beta ? beta + begin : NULL, flags,
             chunk + (size_t)STATS_AHEAD * elem_size(dt), from_t, dt,
-            split_needed(max, &running_max), pending);
+            split_needed(max, &running_max));
         st.max = max;
         chunks[begin / LSCE_CHUNK] = st;
     }
 }
-
-/* row_stats_ex with a pending row: one instance per logits dtype, the gradient's a run-time
- * value (src/kernels.h). A variant that defines PIPELINE_EX 0 writes the pending row after the
- * sweep instead (AVX2: its general sweeps are bound by their arithmetic, and the run-time
- * flags of the interleaved writes cost more than the overlap gained, 0–8 %). The pending row goes
- * first: its exponentials may be the buffer the sweep stores into. */
-#ifndef PIPELINE_EX
-#define PIPELINE_EX 1
-#endif
-#if PIPELINE_EX
-#define ROW_STATS_EX_PENDING_BODY(DT)                                                              \
-    row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT, pending, out)
-#else
-#define ROW_STATS_EX_PENDING_BODY(DT)                                                              \
-    do {                                                                                           \
-        for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK)                                    \
-            scale_ex_part(pending, begin, n - begin < LSCE_CHUNK ? n - begin : LSCE_CHUNK, 1, out); \
-        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT, NULL, out);         \
-    } while (0)
-#endif
-#define ROW_STATS_EX_PENDING(d, DT)                                                                \
-    static __attribute__((noinline)) void FN_D(row_stats_ex_pending, d)(                           \
-        const void *x, int64_t n, const lsce_transform *tf, const float *beta, unsigned flags,     \
-        float *exp_out, float *t_out, float *v_out, lsce_chunk_stats *chunks,                      \
-        const lsce_pending_grad *pending, int out)                                                 \
-    {                                                                                              \
-        ROW_STATS_EX_PENDING_BODY(DT);                                                             \
-    }
-ROW_STATS_EX_PENDING(f32, DT_F32)
-ROW_STATS_EX_PENDING(bf16, DT_BF16)
-ROW_STATS_EX_PENDING(f16, DT_F16)
-#undef ROW_STATS_EX_PENDING
-#undef ROW_STATS_EX_PENDING_BODY
 
 SWEEP_INLINE void row_transform(const void *x, int64_t n, const lsce_transform *tf, float *t_out,
                                 float *v_out, int dt, int kind)
@@ -429,6 +272,20 @@ SWEEP_INLINE void row_transform_dispatch(const void *x, int64_t n, const lsce_tr
         break;
     default: row_transform(x, n, tf, t_out, v_out, dt, LSCE_TRANSFORM_NONE); break;
     }
+}
+
+/* The general gradient of W lanes (lsce_scale_ex in src/kernels.h); flags constant. */
+SWEEP_INLINE vf scale_ex_value(vf e, vf t, vf bv, vf jv, vf vc, vf vd, vf vs, vf vb, vf vjs,
+                               int from_t, int has_t_term, int has_beta, int has_jac)
+{
+    if (from_t)
+        e = p_from_saved_lse(vf_sub(t, vs));
+    vf inner = vf_fma(e, vc, has_beta ? vf_mul(vb, bv) : vb);
+    if (has_t_term)
+        inner = vf_fma(vd, vf_mul(e, vf_max(vf_sub(t, vs), vf_set1(-0x1.fffffep127f))), inner);
+    if (has_jac)
+        inner = vf_mul(inner, vf_mul(vjs, vf_mul(jv, vf_sub(vf_set1(2.0f), jv))));
+    return inner;
 }
 
 SWEEP_INLINE void scale_ex_chunk(const float *e_in, int64_t n, const lsce_scale_ex *sx,

@@ -427,7 +427,7 @@ SWEEP_INLINE void row_stats(const void *x, int64_t n, float *exp_out, lsce_chunk
         pending_cursor pc = {NULL, NULL, 0.0f, 0.0f, 0, 0};
         if (out >= 0) { /* the head before the streaming stretch first: the loop does the rest */
             pc = (pending_cursor){pg->e + begin, (char *)pg->dst + (size_t)begin * elem_size(out),
-                                  pg->sx.coef[begin / LSCE_CHUNK], pg->sx.bias, 0, 0};
+                                  pg->coef[begin / LSCE_CHUNK], pg->bias, 0, 0};
             pc.next = stream_stretch(pc.dst, len, 1, out, &pc.end);
             scale_part(&pc, 0, pc.next, 0, out);
         }
@@ -465,7 +465,7 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
     }
 
 /* The exported specialisations: one per logits dtype (find, stats, stats_ex, and × gradient
- * dtype expscale, stats_write, stats_ex_write) and per gradient dtype (scale, scale_ex). */
+ * dtype expscale and stats_write) and per gradient dtype (scale, scale_ex). */
 #define SWEEPS_OF_DTYPE(d, DT)                                                                     \
     decl_row_find_fn(FN_D(lsce_row_find, d)) { return row_find(x, n, value, DT); }                 \
     decl_row_stats_fn(FN_D(lsce_row_stats, d))                                                     \
@@ -500,22 +500,7 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
     }                                                                                              \
     decl_row_stats_ex_fn(FN_D(lsce_row_stats_ex, d))                                               \
     {                                                                                              \
-        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT, NULL, DT_F32);     \
-    }                                                                                              \
-    decl_row_stats_ex_write_fn(FN_DD(lsce_row_stats_ex_write, d, f32))                             \
-    {                                                                                              \
-        FN_D(row_stats_ex_pending, d)(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks,        \
-                                      pending, DT_F32);                                            \
-    }                                                                                              \
-    decl_row_stats_ex_write_fn(FN_DD(lsce_row_stats_ex_write, d, bf16))                            \
-    {                                                                                              \
-        FN_D(row_stats_ex_pending, d)(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks,        \
-                                      pending, DT_BF16);                                           \
-    }                                                                                              \
-    decl_row_stats_ex_write_fn(FN_DD(lsce_row_stats_ex_write, d, f16))                             \
-    {                                                                                              \
-        FN_D(row_stats_ex_pending, d)(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks,        \
-                                      pending, DT_F16);                                            \
+        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT);                  \
     }                                                                                              \
     decl_row_scale_ex_fn(FN_D(lsce_row_scale_ex, d)) { row_scale_ex(e, n, sx, dst, stream, DT); }
 

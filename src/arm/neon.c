@@ -12,7 +12,6 @@
  * of full-line stores, which already avoids reading each gradient line before writing it (the
  * reason for streaming stores on x86). Not measured on ARM hardware yet. */
 #define HAVE_STREAM 0
-#define PIPELINE_EX 0 /* nothing to interleave without non-temporal stores */
 /* 16-bit storage in vectors: fp16 ↔ fp32 conversions (FCVTL / FCVTN) are base AdvSIMD (only fp16
  * arithmetic needs FEAT_FP16), bf16 is integer shifts; no HWCAP bit gates either. */
 #define HAVE_HALF 1

@@ -124,7 +124,7 @@ static inline void row_stats_write(const void *x, int64_t n, unsigned flags, flo
                                    lsce_chunk_stats *chunks, const lsce_pending_grad *pending,
                                    int in, int out)
 {
-    row_scale(pending->e, n, pending->sx.coef, pending->sx.bias, pending->dst, out);
+    row_scale(pending->e, n, pending->coef, pending->bias, pending->dst, out);
     row_stats(x, n, flags, exp_out, chunks, in);
 }
 
@@ -231,26 +231,7 @@ static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_e
     }
 }
 
-static inline void row_stats_ex_write(const void *x, int64_t n, const lsce_transform *tf,
-                                      const float *beta, unsigned flags, float *exp_out,
-                                      float *t_out, float *v_out, lsce_chunk_stats *chunks,
-                                      const lsce_pending_grad *pending, int in, int out)
-{
-    row_scale_ex(pending->e, n, &pending->sx, pending->dst, out);
-    row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, in);
-}
-
-#define REF_STATS_EX_WRITE(d, DT, o, OUT)                                                          \
-    decl_row_stats_ex_write_fn(lsce_row_stats_ex_write_##d##_##o##_scalar)                         \
-    {                                                                                              \
-        row_stats_ex_write(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, pending, DT,      \
-                           OUT);                                                                   \
-    }
-
 #define REF_SWEEPS_OF_DTYPE(d, DT)                                                                 \
-    REF_STATS_EX_WRITE(d, DT, f32, 0)                                                              \
-    REF_STATS_EX_WRITE(d, DT, bf16, 1)                                                             \
-    REF_STATS_EX_WRITE(d, DT, f16, 2)                                                              \
     decl_row_find_fn(lsce_row_find_##d##_scalar) { return row_find(x, n, value, DT); }             \
     decl_row_stats_fn(lsce_row_stats_##d##_scalar) { row_stats(x, n, flags, exp_out, chunks, DT); }\
     decl_row_stats_write_fn(lsce_row_stats_write_##d##_f32_scalar)                                 \

@@ -7,7 +7,6 @@
 #define W 8
 #define HAVE_STREAM 1
 #define HAVE_HALF 1
-#define PIPELINE_EX 0 /* src/sweeps_ex_simd.h */
 
 typedef __m256 vf;
 typedef __m256d vsum;
