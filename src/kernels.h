@@ -193,7 +193,8 @@ typedef struct lsce_kernels {
         .row_find = {lsce_row_find_f32_##isa, lsce_row_find_bf16_##isa, lsce_row_find_f16_##isa},  \
         .row_stats = {lsce_row_stats_f32_##isa, lsce_row_stats_bf16_##isa,                        \
                       lsce_row_stats_f16_##isa},                                                   \
-        .row_stats_write = {{lsce_row_stats_write_f32_f32_##isa, lsce_row_stats_write_f32_bf16_##isa, \
+        .row_stats_write = {{lsce_row_stats_write_f32_f32_##isa,                                   \
+                             lsce_row_stats_write_f32_bf16_##isa,                                  \
                              lsce_row_stats_write_f32_f16_##isa},                                  \
                             {lsce_row_stats_write_bf16_f32_##isa,                                  \
                              lsce_row_stats_write_bf16_bf16_##isa,                                 \

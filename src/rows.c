@@ -368,7 +368,7 @@ static double target_term(const row_stats *rs, double ty, double K, double w_y, 
 /* Writes the fused gradient of a kept row (src/ref/ref.c, step 4'); t_row: the row's t (the
  * logits themselves when t_is_logits), read by the confidence penalty's term. With `pending`
  * (pipelined), leaves it there to be written by the next kept row's stats sweep instead, and
- * swaps the scratch rows. */
+ * swaps the two sets of chunk coefficients. */
 static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, scratch *s,
                            const float *t_row, int64_t V, int64_t y, float x_y,
                            const row_stats *rs, const row_terms *rt, double G, void *g,

@@ -231,21 +231,19 @@ static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_e
     }
 }
 
+/* The stats of logits dtype d with a pending gradient row of dtype o. */
+#define REF_STATS_WRITE(d, DT, o, OUT)                                                             \
+    decl_row_stats_write_fn(lsce_row_stats_write_##d##_##o##_scalar)                               \
+    {                                                                                              \
+        row_stats_write(x, n, flags, exp_out, chunks, pending, DT, OUT);                           \
+    }
+
 #define REF_SWEEPS_OF_DTYPE(d, DT)                                                                 \
     decl_row_find_fn(lsce_row_find_##d##_scalar) { return row_find(x, n, value, DT); }             \
     decl_row_stats_fn(lsce_row_stats_##d##_scalar) { row_stats(x, n, flags, exp_out, chunks, DT); }\
-    decl_row_stats_write_fn(lsce_row_stats_write_##d##_f32_scalar)                                 \
-    {                                                                                              \
-        row_stats_write(x, n, flags, exp_out, chunks, pending, DT, 0);                            \
-    }                                                                                              \
-    decl_row_stats_write_fn(lsce_row_stats_write_##d##_bf16_scalar)                                \
-    {                                                                                              \
-        row_stats_write(x, n, flags, exp_out, chunks, pending, DT, 1);                            \
-    }                                                                                              \
-    decl_row_stats_write_fn(lsce_row_stats_write_##d##_f16_scalar)                                 \
-    {                                                                                              \
-        row_stats_write(x, n, flags, exp_out, chunks, pending, DT, 2);                            \
-    }                                                                                              \
+    REF_STATS_WRITE(d, DT, f32, 0)                                                                 \
+    REF_STATS_WRITE(d, DT, bf16, 1)                                                                \
+    REF_STATS_WRITE(d, DT, f16, 2)                                                                 \
     decl_row_scale_fn(lsce_row_scale_##d##_scalar)                                                 \
     {                                                                                              \
         (void)stream;                                                                              \
