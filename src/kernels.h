@@ -121,13 +121,26 @@ typedef struct lsce_pending_grad {
 #define decl_row_transform_fn(name)                                                                \
     void(name)(const void *x, int64_t n, const lsce_transform *tf, float *t_out, float *v_out)
 
+/* The previous row's general gradient, which the fused path writes while it reads the next row
+ * (src/rows.c): row_scale_ex(e, n, &sx, dst) into a gradient row of dtype `out`, streaming. */
+typedef struct lsce_pending_ex {
+    const float *e;
+    lsce_scale_ex sx; /* its rows t and jv are not the sweep's t_out and v_out */
+    void *dst;
+    int out;
+} lsce_pending_ex;
+
 /* row_stats over t = T(x) (tf), plus, per chunk: sum_beta when beta (n weights) is not NULL
  * (sum_shift is then 0: the β sums replace it), sum_et with LSCE_STATS_ET in flags. t_out and
- * v_out (fp32 rows, or NULL) receive t and, with softcap, v = 1 − |tanh(k·x)| (row_transform). */
+ * v_out (fp32 rows, or NULL) receive t and, with softcap, v = 1 − |tanh(k·x)| (row_transform).
+ * With `pending` (same n, or NULL), also writes that row as row_stats_write does, a block of a
+ * few hundred elements at a time ahead of the exp-sum loop (one call of the exported gradient
+ * sweep per block rather than a writer inlined into each of the loop's specialisations, whose
+ * code size made the sanitizer builds take over 15 minutes); pending->e may be exp_out. */
 #define decl_row_stats_ex_fn(name)                                                                 \
     void(name)(const void *x, int64_t n, const lsce_transform *tf, const float *beta,             \
                unsigned flags, float *exp_out, float *t_out, float *v_out,                        \
-               lsce_chunk_stats *chunks)
+               lsce_chunk_stats *chunks, const lsce_pending_ex *pending)
 
 /* The general gradient sweep (lsce_scale_ex above) into dst, rounded to dst's dtype. */
 #define decl_row_scale_ex_fn(name)                                                                 \

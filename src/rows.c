@@ -97,16 +97,19 @@ static void merge_stats(row_stats *acc, const row_stats *part)
 }
 
 /* A kept row's gradient waiting to be written by the next kept row's stats sweep (the fused
- * path's pipelining, src/kernels.h row_stats_write): its sweep part and its target element. */
+ * path's pipelining, src/kernels.h row_stats_write and row_stats_ex): its sweep part and its
+ * target element. */
 typedef struct pending_row {
-    lsce_pending_grad grad; /* grad.dst NULL: nothing pending */
+    void *dst;              /* its gradient row, or NULL: nothing pending */
+    lsce_pending_grad grad; /* plain sweeps */
+    lsce_pending_ex ex;     /* general sweeps */
     int64_t y;
     float target;
 } pending_row;
 
 /* Stats of a whole row, in groups of at most `capacity` chunks (the forward path's stack array).
  * With one group (capacity ≥ chunks of the row) w receives every chunk's factor. A pending
- * gradient row (of dtype out_dt; plain sweeps, one group) is written by the same sweep. */
+ * gradient row (of dtype out_dt; one group) is written by the same sweep. */
 static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, const void *x,
                                 int64_t V, float *exp_out, float *t_out, float *v_out,
                                 lsce_chunk_stats *chunks, int64_t capacity, double *w,
@@ -116,16 +119,19 @@ static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, co
     for (int64_t first = 0; first < V; first += capacity * LSCE_CHUNK) {
         const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
         const void *xs = (const char *)x + (size_t)first * lsce_dtype_size(dt);
-        if (pending && pending->grad.dst) { /* plain sweeps, first == 0, n == V */
-            k->row_stats_write[dt][out_dt](xs, n, p->stats_flags, exp_out, chunks, &pending->grad);
-            lsce_store_from_f32(pending->grad.dst, out_dt, pending->y, pending->target);
-            pending->grad.dst = NULL;
-        } else if (p->general)
+        const int write = pending && pending->dst; /* then first == 0 and n == V */
+        if (p->general)
             k->row_stats_ex[dt](xs, n, &p->tf, p->v ? p->v + first : NULL, p->stats_flags,
                                 exp_out ? exp_out + first : NULL, t_out ? t_out + first : NULL,
-                                v_out ? v_out + first : NULL, chunks);
+                                v_out ? v_out + first : NULL, chunks, write ? &pending->ex : NULL);
+        else if (write)
+            k->row_stats_write[dt][out_dt](xs, n, p->stats_flags, exp_out, chunks, &pending->grad);
         else
             k->row_stats[dt](xs, n, p->stats_flags, exp_out ? exp_out + first : NULL, chunks);
+        if (write) {
+            lsce_store_from_f32(pending->dst, out_dt, pending->y, pending->target);
+            pending->dst = NULL;
+        }
         const row_stats part =
             merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V,
                          p->v ? p->v_chunk_sum + first / LSCE_CHUNK : NULL, w);
@@ -283,16 +289,19 @@ static double chain_rule(const plan *p, float x)
 
 /* Fused path scratch: the row's exponentials (and t and v when the gradient reads them), per
  * chunk its statistics, factor w_k, coefficients C_k and D_k and shift; when pipelined, a second
- * set of C_k, those of the pending row (the two swap after every kept row). The pending row's
- * exponentials share the row buffer: the stats sweep writes each pending element before it
- * stores the exponential of the same index (src/kernels.h). */
+ * set of those the gradient reads, the pending row's (the two sets swap after every kept row).
+ * The pending row's exponentials share the row buffer: the stats sweep writes each pending
+ * element before it stores the exponential of the same index (src/kernels.h). */
+typedef struct scratch_set {
+    float *t, *v;
+    float *coef, *coef_t, *shift;
+} scratch_set;
 typedef struct scratch {
     void *block;
-    float *e, *t, *v;
+    float *e;
+    scratch_set cur, pending;
     lsce_chunk_stats *chunks;
     double *w;
-    float *coef, *coef_t, *shift;
-    float *coef_pending;
 } scratch;
 
 /* Whether the t row the fused gradient needs (confidence penalty) is the logits row itself:
@@ -302,52 +311,67 @@ static int t_is_logits(const plan *p, int dt)
     return dt == LSCE_DTYPE_F32 && p->tf.kind == LSCE_TRANSFORM_NONE;
 }
 
+/* Whether the t and v rows of the fused gradient are needed (confidence penalty without
+ * t_is_logits; softcap). */
+static int need_t_row(const plan *p, int dt) { return p->cp > 0.0 && !t_is_logits(p, dt); }
+static int need_v_row(const plan *p) { return p->softcap; }
+
 /* Whether the fused path writes each kept row's gradient during the next kept row's stats
- * sweep (src/kernels.h, row_stats_write), when the gradient streams. Stand-alone loops of this
- * traffic (4096 × 32000 and 1024 × 128256, fp32, no arithmetic) ran at 0.70× memcpy reading a
- * row then writing one, 0.81–0.88× interleaving the writes with the reads four vectors at a
- * time, 0.73–0.80× 1024 elements at a time and 0.65–0.70× one 16 KiB chunk at a time. The
- * exponentials must stay in L2 (2 MiB here) while the logits stream through it: with a second
- * exponential row the fused kernel gained 10–20 % at V ≤ 128256 (two 0.5 MiB rows) and lost
- * ~6 % at V = 262144 (two 1 MiB rows); with one row V = 262144 gains too (avx512 0.65 → 0.74×
- * memcpy). The general sweeps (options) are not pipelined: interleaving their pending writes
- * into the 32 specialisations of their exp-sum loop (avx512 class weights 1.25 → 1.10× plain at
- * 4096 × 32000) made the sanitizer builds of the library take over 15 minutes per ISA file. */
+ * sweep (src/kernels.h, row_stats_write and row_stats_ex), when the gradient streams.
+ * Stand-alone loops of this traffic (4096 × 32000 and 1024 × 128256, fp32, no arithmetic) ran
+ * at 0.70× memcpy reading a row then writing one, 0.81–0.88× interleaving the writes with the
+ * reads four vectors at a time, 0.78–0.85× 256 elements at a time (the general sweeps' blocks),
+ * 0.73–0.80× 1024 at a time and 0.65–0.70× one 16 KiB chunk at a time. The exponentials must
+ * stay in L2 (2 MiB here) while the logits stream through it: with a second exponential row the
+ * fused kernel gained 10–20 % at V ≤ 128256 (two 0.5 MiB rows) and lost ~6 % at V = 262144 (two
+ * 1 MiB rows); with one row V = 262144 gains too (avx512 0.65 → 0.74× memcpy). The general
+ * sweeps also keep the pending row's t and v rows (double-buffered: the next row's transform
+ * overwrites its own), and all their rows must fit. */
 #define PIPELINE_L2_BYTES ((size_t)5 << 18) /* 1.25 MiB */
-static int pipelined(const plan *p, int64_t V)
+static int pipelined(const plan *p, int dt, int64_t V)
 {
-    return p->stream && !p->general && (size_t)V * sizeof(float) <= PIPELINE_L2_BYTES;
+    const size_t rows = 1 + 2 * (size_t)(need_t_row(p, dt) + need_v_row(p));
+    return p->stream && (size_t)V * sizeof(float) * rows <= PIPELINE_L2_BYTES;
+}
+
+/* Carves one set's rows (row_bytes each) and per-chunk coefficients out of *rows and *coefs. */
+static scratch_set carve_set(char **rows, float **coefs, size_t row_bytes, int need_t, int need_v,
+                             int64_t n_chunks)
+{
+    scratch_set set = {NULL, NULL, *coefs, *coefs + n_chunks, *coefs + 2 * n_chunks};
+    *coefs += 3 * n_chunks;
+    if (need_t) {
+        set.t = (float *)*rows;
+        *rows += row_bytes;
+    }
+    if (need_v) {
+        set.v = (float *)*rows;
+        *rows += row_bytes;
+    }
+    return set;
 }
 
 static int scratch_alloc(scratch *s, const plan *p, int dt, int64_t V, int64_t n_chunks)
 {
     const size_t row_bytes = ((size_t)V * sizeof(float) + 63) & ~(size_t)63;
-    const int need_t = p->cp > 0.0 && !t_is_logits(p, dt), need_v = p->softcap;
-    const int pipe = pipelined(p, V);
+    const int need_t = need_t_row(p, dt), need_v = need_v_row(p);
+    const size_t sets = pipelined(p, dt, V) ? 2 : 1;
     const size_t per_chunk =
-        sizeof(lsce_chunk_stats) + sizeof(double) + (size_t)(3 + pipe) * sizeof(float);
-    s->block = aligned_alloc(64, row_bytes * (size_t)(1 + need_t + need_v) +
+        sizeof(lsce_chunk_stats) + sizeof(double) + 3 * sets * sizeof(float);
+    s->block = aligned_alloc(64, row_bytes * (1 + sets * (size_t)(need_t + need_v)) +
                                      (((size_t)n_chunks * per_chunk + 63) & ~(size_t)63));
     if (!s->block)
         return 0;
-    char *b = s->block;
-    s->e = (float *)b;
-    b += row_bytes;
-    s->t = s->v = NULL;
-    if (need_t) {
-        s->t = (float *)b;
-        b += row_bytes;
-    }
-    if (need_v) {
-        s->v = (float *)b;
-        b += row_bytes;
-    }
-    s->chunks = (lsce_chunk_stats *)b;
+    char *rows = s->block;
+    s->e = (float *)rows;
+    rows += row_bytes;
+    char *per_chunk_part = rows + sets * (size_t)(need_t + need_v) * row_bytes;
+    s->chunks = (lsce_chunk_stats *)per_chunk_part;
     s->w = (double *)(s->chunks + n_chunks);
-    s->coef = (float *)(s->w + n_chunks);
-    s->coef_t = s->coef + n_chunks;
-    s->shift = s->coef_t + n_chunks;
-    s->coef_pending = pipe ? s->shift + n_chunks : NULL;
+    float *coefs = (float *)(s->w + n_chunks);
+    s->cur = carve_set(&rows, &coefs, row_bytes, need_t, need_v, n_chunks);
+    s->pending = sets == 2 ? carve_set(&rows, &coefs, row_bytes, need_t, need_v, n_chunks)
+                           : (scratch_set){NULL, NULL, NULL, NULL, NULL};
     return 1;
 }
 
@@ -368,7 +392,7 @@ static double target_term(const row_stats *rs, double ty, double K, double w_y, 
 /* Writes the fused gradient of a kept row (src/ref/ref.c, step 4'); t_row: the row's t (the
  * logits themselves when t_is_logits), read by the confidence penalty's term. With `pending`
  * (pipelined), leaves it there to be written by the next kept row's stats sweep instead, and
- * swaps the two sets of chunk coefficients. */
+ * swaps the two scratch sets. */
 static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, scratch *s,
                            const float *t_row, int64_t V, int64_t y, float x_y,
                            const row_stats *rs, const row_terms *rt, double G, void *g,
@@ -378,44 +402,48 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, scr
     const double common = rt->tw.omega + 2.0 * p->z * rt->lse - p->cp * rt->E_over_d;
     const double folded = p->softcap ? 1.0 : p->scale; /* ∂t/∂x when it is a constant */
     const double G_over_d = G / rt->d;
+    const scratch_set *set = &s->cur;
     for (int64_t kc = 0; kc < n_chunks; kc++) {
         const double gap = (double)s->chunks[kc].shift - (double)rs->max;
-        s->coef[kc] = (float)(folded * G_over_d * s->w[kc] *
-                              (common + (p->cp > 0.0 ? p->cp * gap : 0.0)));
-        s->coef_t[kc] = (float)(folded * G_over_d * s->w[kc] * p->cp);
-        s->shift[kc] = s->chunks[kc].shift;
+        set->coef[kc] = (float)(folded * G_over_d * s->w[kc] *
+                                (common + (p->cp > 0.0 ? p->cp * gap : 0.0)));
+        set->coef_t[kc] = (float)(folded * G_over_d * s->w[kc] * p->cp);
+        set->shift[kc] = s->chunks[kc].shift;
     }
     const float bias = (float)(-folded * G * p->kappa);
     const double K = common + (p->cp > 0.0 ? p->cp * rt->ty : 0.0);
     const double target =
         target_term(rs, rt->ty, K, s->w[y / LSCE_CHUNK], (double)s->e[y], rt->tw.omega_y);
     const float g_y = (float)(G * target * chain_rule(p, x_y));
-    if (pending) { /* plain sweeps */
-        *pending = (pending_row){{s->e, s->coef, bias, g}, y, g_y};
-        float *const coef = s->coef;
-        s->coef = s->coef_pending;
-        s->coef_pending = coef;
+    const lsce_scale_ex sx = {set->coef, p->cp > 0.0 ? set->coef_t : NULL, set->shift, p->v, t_row,
+                              set->v, bias, (float)p->scale};
+    if (pending) {
+        *pending = (pending_row){g, {s->e, set->coef, bias, g}, {s->e, sx, g, out_dt}, y, g_y};
+        const scratch_set written_next = s->cur;
+        s->cur = s->pending;
+        s->pending = written_next;
         return;
     }
-    if (p->general) {
-        const lsce_scale_ex sx = {s->coef, p->cp > 0.0 ? s->coef_t : NULL, s->shift, p->v, t_row,
-                                  s->v, bias, (float)p->scale};
+    if (p->general)
         k->row_scale_ex[out_dt](s->e, V, &sx, g, p->stream);
-    } else {
-        k->row_scale[out_dt](s->e, V, s->coef, bias, g, p->stream);
-    }
+    else
+        k->row_scale[out_dt](s->e, V, set->coef, bias, g, p->stream);
     lsce_store_from_f32(g, out_dt, y, g_y);
 }
 
 /* Writes the pending row, if any (the last kept row of a call). */
-static void flush_pending(const lsce_kernels *k, int out_dt, pending_row *pending, int64_t V)
+static void flush_pending(const lsce_kernels *k, const plan *p, int out_dt, pending_row *pending,
+                          int64_t V)
 {
-    const lsce_pending_grad *pg = &pending->grad;
-    if (!pg->dst)
+    if (!pending->dst)
         return;
-    k->row_scale[out_dt](pg->e, V, pg->coef, pg->bias, pg->dst, 1);
-    lsce_store_from_f32(pg->dst, out_dt, pending->y, pending->target);
-    pending->grad.dst = NULL;
+    const lsce_pending_grad *pg = &pending->grad;
+    if (p->general)
+        k->row_scale_ex[out_dt](pending->ex.e, V, &pending->ex.sx, pending->dst, 1);
+    else
+        k->row_scale[out_dt](pg->e, V, pg->coef, pg->bias, pending->dst, 1);
+    lsce_store_from_f32(pending->dst, out_dt, pending->y, pending->target);
+    pending->dst = NULL;
 }
 
 /* Writes the gradient of a kept row from its saved lse (lsce_backward). With a confidence penalty
@@ -485,10 +513,13 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
     const int64_t V = c->vocab;
     const int64_t n_chunks = (V + LSCE_CHUNK - 1) / LSCE_CHUNK;
     lsce_chunk_stats stack_chunks[GROUP_CHUNKS];
-    scratch s = {NULL, NULL, NULL, NULL, stack_chunks, NULL, NULL, NULL, NULL, NULL};
-    pending_row pending = {{NULL, NULL, 0.0f, NULL}, 0, 0.0f};
+    scratch s;
+    memset(&s, 0, sizeof s);
+    s.chunks = stack_chunks;
+    pending_row pending;
+    memset(&pending, 0, sizeof pending);
     pending_row *const pipe =
-        mode == 1 && pipelined(&p, c->vocab) ? &pending : NULL;
+        mode == 1 && pipelined(&p, (int)c->opts->logits_dtype, c->vocab) ? &pending : NULL;
     int64_t capacity = GROUP_CHUNKS;
     if (mode == 1 && c->rows > 0) {
         if (!scratch_alloc(&s, &p, (int)c->opts->logits_dtype, V, n_chunks)) {
@@ -532,12 +563,13 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
         }
 
         const row_stats rs =
-            row_statistics(k, &p, in_dt, x, V, s.e, s.t, s.v, s.chunks, capacity, s.w, pipe, out_dt);
-        const float t_y = s.t ? s.t[y] : t_of(k, &p, in_dt, x, y);
+            row_statistics(k, &p, in_dt, x, V, s.e, s.cur.t, s.cur.v, s.chunks, capacity, s.w, pipe,
+                           out_dt);
+        const float t_y = s.cur.t ? s.cur.t[y] : t_of(k, &p, in_dt, x, y);
         const row_terms rt = terms_of(&p, &rs, t_y, y);
         const double rho = p.rho ? (double)p.rho[r] : 1.0;
         const double loss = rho * row_loss_value(k, &p, o->kl, in_dt, x, V, y, &rs, &rt);
-        const int correct = row_argmax(k, &p, in_dt, x, V, s.t, &rs) == y;
+        const int correct = row_argmax(k, &p, in_dt, x, V, s.cur.t, &rs) == y;
         loss_sum += loss;
         nll_sum += rt.log_d - rt.ty;
         if (p.z > 0.0)
@@ -559,12 +591,12 @@ lsce_status lsce_run(const lsce_kernels *k, const call *c)
         if (c->row_lse)
             c->row_lse[r] = (float)reported(rt.lse);
         if (mode == 1)
-            fused_gradient(k, &p, out_dt, &s, t_is_logits(&p, in_dt) ? (const float *)x : s.t, V,
+            fused_gradient(k, &p, out_dt, &s, t_is_logits(&p, in_dt) ? (const float *)x : s.cur.t, V,
                            y, lsce_load_as_f32(x, in_dt, y), &rs, &rt, row_scale(c, &p, r), g,
                            pipe);
     }
     if (pipe)
-        flush_pending(k, out_dt, pipe, V);
+        flush_pending(k, &p, out_dt, pipe, V);
     if (p.stream)
         k->fence();
     free(s.block);

@@ -500,7 +500,7 @@ SWEEP_INLINE void row_expscale(const void *x, int64_t n, float shift, float coef
     }                                                                                              \
     decl_row_stats_ex_fn(FN_D(lsce_row_stats_ex, d))                                               \
     {                                                                                              \
-        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT);                  \
+        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, pending, DT);         \
     }                                                                                              \
     decl_row_scale_ex_fn(FN_D(lsce_row_scale_ex, d)) { row_scale_ex(e, n, sx, dst, stream, DT); }
 

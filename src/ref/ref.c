@@ -175,10 +175,17 @@ static inline void row_transform(const void *x, int64_t n, const lsce_transform 
     }
 }
 
+static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_ex *sx, void *dst,
+                                int out);
+
+/* A pending row is written first, whole (the SIMD sweeps interleave it with their reads). */
 static inline void row_stats_ex(const void *x, int64_t n, const lsce_transform *tf,
                                 const float *beta, unsigned flags, float *exp_out, float *t_out,
-                                float *v_out, lsce_chunk_stats *chunks, int dt)
+                                float *v_out, lsce_chunk_stats *chunks,
+                                const lsce_pending_ex *pending, int dt)
 {
+    if (pending)
+        row_scale_ex(pending->e, n, &pending->sx, pending->dst, pending->out);
     const int want_et = (flags & LSCE_STATS_ET) != 0;
     for (int64_t begin = 0; begin < n; begin += LSCE_CHUNK) {
         const int64_t end = n - begin < LSCE_CHUNK ? n : begin + LSCE_CHUNK;
@@ -270,7 +277,7 @@ static inline void row_scale_ex(const float *e_in, int64_t n, const lsce_scale_e
     }                                                                                              \
     decl_row_stats_ex_fn(lsce_row_stats_ex_##d##_scalar)                                           \
     {                                                                                              \
-        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, DT);                  \
+        row_stats_ex(x, n, tf, beta, flags, exp_out, t_out, v_out, chunks, pending, DT);         \
     }                                                                                              \
     decl_row_scale_ex_fn(lsce_row_scale_ex_##d##_scalar)                                           \
     {                                                                                              \
