@@ -81,7 +81,8 @@
  *
  * Memory: lsce_forward_backward allocates one scratch row of V floats per call (one more for
  * softcap, and one for a confidence penalty unless the logits are fp32 with no scale or softcap:
- * they are then read as their own t), freed before it returns. Every entry point with
+ * they are then read as their own t; those extra rows twice when the gradient streams and they
+ * fit in 1.25 MiB with the first, see src/rows.c), freed before it returns. Every entry point with
  * class_weight or prior and smoothing > 0 allocates ⌈V/4096⌉ doubles (the off-target weights'
  * sum over each chunk of 4096 classes, formed once per call), plus one row of V floats (ω's
  * off-target part) when both are given. Nothing else allocates. lsce_backward with a confidence
