@@ -29,6 +29,10 @@
  *   vf_from_bf16(p), vf_from_f16(p)       W values of uint16_t → fp32 (exact)
  *   vf_to_bf16(p, v), vf_to_f16(p, v)     fp32 → W values of uint16_t, nearest-even (src/half.h)
  *   vf_stream_bf16(p, v), vf_stream_f16(p, v)   the same, non-temporal (if HAVE_STREAM)
+ * and optionally, HAVE_BF16_PAIR 1 with
+ *   vf_pair_to_bf16(p, lo, hi), vf_pair_stream_bf16(p, lo, hi)   2·W values at once (lo first;
+ *                                         the stream one with p aligned to 2·W values), the same
+ *                                         bits as two vf_to_bf16 (AVX512-BF16: one vcvtne2ps2bf16)
  *
  * The dtype of a sweep is a compile-time constant argument of always-inlined functions: each
  * exported kernel is one specialisation, with no dtype test left in its loops.
@@ -163,6 +167,27 @@ SWEEP_INLINE void store_vec(void *dst, int64_t i, vf v, int dt, int stream)
         vf_to_f16((uint16_t *)dst + i, v);
 }
 
+#if !defined(HAVE_BF16_PAIR)
+#define HAVE_BF16_PAIR 0
+#endif
+
+/* Two vectors at element i, i + W (stream: i + 2·W within the streaming stretch, whose lines
+ * then hold whole pairs of 16-bit vectors). */
+SWEEP_INLINE void store_pair(void *dst, int64_t i, vf lo, vf hi, int dt, int stream)
+{
+#if HAVE_BF16_PAIR
+    if (dt == DT_BF16) {
+        if (stream)
+            vf_pair_stream_bf16((uint16_t *)dst + i, lo, hi);
+        else
+            vf_pair_to_bf16((uint16_t *)dst + i, lo, hi);
+        return;
+    }
+#endif
+    store_vec(dst, i, lo, dt, stream);
+    store_vec(dst, i + W, hi, dt, stream);
+}
+
 SWEEP_INLINE void store_tail(void *dst, int64_t i, int64_t n, vf v, int dt)
 {
     if (dt == DT_F32) {
@@ -290,9 +315,9 @@ SWEEP_INLINE chunk_sums chunk_expsum(const void *x, int64_t n, float shift, floa
                                 elem_size(dt));
             if (out >= 0 && next < n) {
                 if (next <= pend) {
-                    for (int u = 0; u < UNROLL; u++)
-                        store_vec(pdst, next + u * W, vf_fma(vf_load(pe + next + u * W), pc, pb),
-                                  out, 1);
+                    for (int u = 0; u < UNROLL; u += 2)
+                        store_pair(pdst, next + u * W, vf_fma(vf_load(pe + next + u * W), pc, pb),
+                                   vf_fma(vf_load(pe + next + (u + 1) * W), pc, pb), out, 1);
                     next += UNROLL * W;
                 } else {
                     scale_part(pending, next, n - next, 1, out);
@@ -372,6 +397,11 @@ _Static_assert(LINE_BYTES % (W * sizeof(float)) == 0, "a line holds whole vector
                 store_tail(dst, i, stream_begin - i, VALUE_TAIL(i, stream_begin - i), out);        \
                 i = stream_begin;                                                                  \
             }                                                                                      \
+            for (; i + 2 * W <= stream_end; i += 2 * W) {                                          \
+                AHEAD(i);                                                                          \
+                AHEAD(i + W);                                                                      \
+                store_pair(dst, i, VALUE(i), VALUE(i + W), out, 1);                                \
+            }                                                                                      \
             for (; i < stream_end; i += W) {                                                       \
                 AHEAD(i);                                                                          \
                 store_vec(dst, i, VALUE(i), out, 1);                                               \
@@ -379,8 +409,7 @@ _Static_assert(LINE_BYTES % (W * sizeof(float)) == 0, "a line holds whole vector
         }                                                                                          \
         for (; i + 2 * W <= n; i += 2 * W) {                                                       \
             AHEAD(i);                                                                              \
-            store_vec(dst, i, VALUE(i), out, 0);                                                   \
-            store_vec(dst, i + W, VALUE(i + W), out, 0);                                           \
+            store_pair(dst, i, VALUE(i), VALUE(i + W), out, 0);                                    \
         }                                                                                          \
         for (; i + W <= n; i += W)                                                                 \
             store_vec(dst, i, VALUE(i), out, 0);                                                   \

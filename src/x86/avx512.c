@@ -120,6 +120,26 @@ static inline __m256i bf16_bits(vf v)
         _mm512_mask_test_epi32_mask(zero_exponent, bits, _mm512_set1_epi32(0x007fffff));
     return _mm256_mask_mov_epi16(native, subnormal, bf16_bits_integer(v));
 }
+/* Two vectors, lo in the low half, by one vcvtne2ps2bf16 (half the conversions' operations of
+ * two vcvtneps2bf16); the subnormal lanes as above. */
+#define HAVE_BF16_PAIR 1
+static inline __m512i bf16_pair_bits(vf lo, vf hi)
+{
+    const __m512i native = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    const __m512i exponent = _mm512_set1_epi32(0x7f800000);
+    if (__builtin_expect((_mm512_testn_epi32_mask(_mm512_castps_si512(lo), exponent) |
+                          _mm512_testn_epi32_mask(_mm512_castps_si512(hi), exponent)) == 0, 1))
+        return native;
+    return _mm512_inserti64x4(_mm512_castsi256_si512(bf16_bits(lo)), bf16_bits(hi), 1);
+}
+static inline void vf_pair_to_bf16(uint16_t *p, vf lo, vf hi)
+{
+    _mm512_storeu_si512(p, bf16_pair_bits(lo, hi));
+}
+static inline void vf_pair_stream_bf16(uint16_t *p, vf lo, vf hi)
+{
+    _mm512_stream_si512((__m512i *)p, bf16_pair_bits(lo, hi));
+}
 #else
 static inline __m256i bf16_bits(vf v) { return bf16_bits_integer(v); }
 #endif
