@@ -104,10 +104,12 @@ static inline __m128i bf16_bits(vf v)
     const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
     __m256i rounded = _mm256_srli_epi32(
         _mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
-    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
     const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
-    rounded = _mm256_castps_si256(
-        _mm256_blendv_ps(_mm256_castsi256_ps(rounded), _mm256_castsi256_ps(quiet), nan));
+    if (__builtin_expect(!_mm256_testz_ps(nan, nan), 0)) { /* NaN lanes: quiet, payload kept */
+        const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+        rounded = _mm256_castps_si256(
+            _mm256_blendv_ps(_mm256_castsi256_ps(rounded), _mm256_castsi256_ps(quiet), nan));
+    }
     /* every lane is ≤ 0xffff: the unsigned saturating pack keeps it */
     return _mm_packus_epi32(_mm256_castsi256_si128(rounded), _mm256_extracti128_si256(rounded, 1));
 }
