@@ -100,12 +100,16 @@ static void merge_stats(row_stats *acc, const row_stats *part)
  * path's pipelining, src/kernels.h row_stats_write and row_stats_ex): its sweep part and its
  * target element. */
 typedef struct pending_row {
-    void *dst;              /* its gradient row, or NULL: nothing pending */
-    lsce_pending_grad grad; /* plain sweeps */
-    lsce_pending_ex ex;     /* general sweeps */
+    lsce_pending_ex ex; /* ex.dst NULL: nothing pending; the plain sweeps read e, coef and bias */
     int64_t y;
     float target;
 } pending_row;
+
+/* The part of a pending row that the plain sweeps read (src/kernels.h row_stats_write). */
+static lsce_pending_grad plain_part(const lsce_pending_ex *ex)
+{
+    return (lsce_pending_grad){ex->e, ex->sx.coef, ex->sx.bias, ex->dst};
+}
 
 /* Stats of a whole row, in groups of at most `capacity` chunks (the forward path's stack array).
  * With one group (capacity ≥ chunks of the row) w receives every chunk's factor. A pending
@@ -119,18 +123,20 @@ static row_stats row_statistics(const lsce_kernels *k, const plan *p, int dt, co
     for (int64_t first = 0; first < V; first += capacity * LSCE_CHUNK) {
         const int64_t n = V - first < capacity * LSCE_CHUNK ? V - first : capacity * LSCE_CHUNK;
         const void *xs = (const char *)x + (size_t)first * lsce_dtype_size(dt);
-        const int write = pending && pending->dst; /* then first == 0 and n == V */
+        const int write = pending && pending->ex.dst; /* then first == 0 and n == V */
         if (p->general)
             k->row_stats_ex[dt](xs, n, &p->tf, p->v ? p->v + first : NULL, p->stats_flags,
                                 exp_out ? exp_out + first : NULL, t_out ? t_out + first : NULL,
                                 v_out ? v_out + first : NULL, chunks, write ? &pending->ex : NULL);
-        else if (write)
-            k->row_stats_write[dt][out_dt](xs, n, p->stats_flags, exp_out, chunks, &pending->grad);
+        else if (write) {
+            const lsce_pending_grad plain = plain_part(&pending->ex);
+            k->row_stats_write[dt][out_dt](xs, n, p->stats_flags, exp_out, chunks, &plain);
+        }
         else
             k->row_stats[dt](xs, n, p->stats_flags, exp_out ? exp_out + first : NULL, chunks);
         if (write) {
-            lsce_store_from_f32(pending->dst, out_dt, pending->y, pending->target);
-            pending->dst = NULL;
+            lsce_store_from_f32(pending->ex.dst, out_dt, pending->y, pending->target);
+            pending->ex.dst = NULL;
         }
         const row_stats part =
             merge_chunks(chunks, (n + LSCE_CHUNK - 1) / LSCE_CHUNK, first, V,
@@ -418,7 +424,7 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, scr
     const lsce_scale_ex sx = {set->coef, p->cp > 0.0 ? set->coef_t : NULL, set->shift, p->v, t_row,
                               set->v, bias, (float)p->scale};
     if (pending) {
-        *pending = (pending_row){g, {s->e, set->coef, bias, g}, {s->e, sx, g, out_dt}, y, g_y};
+        *pending = (pending_row){{s->e, sx, g, out_dt}, y, g_y};
         const scratch_set written_next = s->cur;
         s->cur = s->pending;
         s->pending = written_next;
@@ -435,15 +441,15 @@ static void fused_gradient(const lsce_kernels *k, const plan *p, int out_dt, scr
 static void flush_pending(const lsce_kernels *k, const plan *p, int out_dt, pending_row *pending,
                           int64_t V)
 {
-    if (!pending->dst)
+    const lsce_pending_ex *ex = &pending->ex;
+    if (!ex->dst)
         return;
-    const lsce_pending_grad *pg = &pending->grad;
     if (p->general)
-        k->row_scale_ex[out_dt](pending->ex.e, V, &pending->ex.sx, pending->dst, 1);
+        k->row_scale_ex[out_dt](ex->e, V, &ex->sx, ex->dst, 1);
     else
-        k->row_scale[out_dt](pg->e, V, pg->coef, pg->bias, pending->dst, 1);
-    lsce_store_from_f32(pending->dst, out_dt, pending->y, pending->target);
-    pending->dst = NULL;
+        k->row_scale[out_dt](ex->e, V, ex->sx.coef, ex->sx.bias, ex->dst, 1);
+    lsce_store_from_f32(ex->dst, out_dt, pending->y, pending->target);
+    pending->ex.dst = NULL;
 }
 
 /* Writes the gradient of a kept row from its saved lse (lsce_backward). With a confidence penalty

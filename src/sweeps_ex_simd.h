@@ -108,12 +108,7 @@ static __attribute__((noinline)) void pending_ex_part(const lsce_pending_ex *pw,
                                 sx->bias,
                                 sx->jac_s};
     void *dst = (char *)pw->dst + (size_t)c * elem_size(pw->out);
-    if (pw->out == DT_F32)
-        FN_D(lsce_row_scale_ex, f32)(pw->e + c, m, &part, dst, 1);
-    else if (pw->out == DT_BF16)
-        FN_D(lsce_row_scale_ex, bf16)(pw->e + c, m, &part, dst, 1);
-    else
-        FN_D(lsce_row_scale_ex, f16)(pw->e + c, m, &part, dst, 1);
+    CALL_BY_OUT(lsce_row_scale_ex, pw->out, pw->e + c, m, &part, dst, 1);
 }
 
 /* The pending elements of a chunk (begin: its first element in the row) go out WRITE_EX at a
@@ -125,7 +120,7 @@ _Static_assert(WRITE_EX % (UNROLL_EX * W) == 0, "pending blocks start at a step 
 SWEEP_INLINE void pending_ex_ahead(const lsce_pending_ex *pw, int64_t begin, int64_t *written,
                                    int64_t i, int64_t n)
 {
-    if (*written <= i && *written < n) {
+    if (*written <= i) { /* the caller checked *written < n */
         const int64_t m = n - *written < WRITE_EX ? n - *written : WRITE_EX;
         pending_ex_part(pw, begin + *written, m);
         *written += m;

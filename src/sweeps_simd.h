@@ -261,18 +261,25 @@ typedef struct pending_cursor {
     int64_t next, end;
 } pending_cursor;
 
-/* Elements [c, c + n) of a pending chunk, by the exported gradient sweep (not inlined again). */
+/* Calls this variant's exported gradient sweep `name` of gradient dtype `out` (one copy of it,
+ * not inlined again into the sweep that writes a pending row). */
+#define CALL_BY_OUT(name, out, ...)                                                                \
+    do {                                                                                           \
+        if ((out) == DT_F32)                                                                       \
+            FN_D(name, f32)(__VA_ARGS__);                                                          \
+        else if ((out) == DT_BF16)                                                                 \
+            FN_D(name, bf16)(__VA_ARGS__);                                                         \
+        else                                                                                       \
+            FN_D(name, f16)(__VA_ARGS__);                                                          \
+    } while (0)
+
+/* Elements [c, c + n) of a pending chunk, by the exported gradient sweep. */
 SWEEP_INLINE void scale_part(const pending_cursor *pc, int64_t c, int64_t n, int stream, int out)
 {
     if (n <= 0)
         return;
     void *dst = (char *)pc->dst + (size_t)c * elem_size(out);
-    if (out == DT_F32)
-        FN_D(lsce_row_scale, f32)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
-    else if (out == DT_BF16)
-        FN_D(lsce_row_scale, bf16)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
-    else
-        FN_D(lsce_row_scale, f16)(pc->e + c, n, &pc->coef, pc->bias, dst, stream);
+    CALL_BY_OUT(lsce_row_scale, out, pc->e + c, n, &pc->coef, pc->bias, dst, stream);
 }
 
 /* One vector of the exp-sum sweep: e = exp(x − shift) (stored when exp_out); with split, the
