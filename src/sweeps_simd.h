@@ -24,7 +24,8 @@
  *   vf_all_lt(x, limit)                   1 when every lane has x < limit (NaN: no)
  *   vf_fma_nz(b, t, acc)                  acc + b·t where b ≠ 0, acc where b == 0 (t = ±inf too)
  *   vsum_zero(), vsum_fold(acc, v), vsum_total(acc)   double accumulation of float vectors
- *   prefetch_l1(p), prefetch_l2(p) (p: const void *), store_fence()
+ *   prefetch_l1(p) (p: const void *), store_fence()
+ *   prefetch_chunk(p)                     how the stats sweeps request a line of the next chunk
  * and, for 16-bit storage, when HAVE_HALF is 1 (otherwise portable fallbacks below are used):
  *   vf_from_bf16(p), vf_from_f16(p)       W values of uint16_t → fp32 (exact)
  *   vf_to_bf16(p, v), vf_to_f16(p, v)     fp32 → W values of uint16_t, nearest-even (src/half.h)
@@ -58,9 +59,9 @@ enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 }; /* lsce_dtype's values */
 #define BLOCK (16 * W * UNROLL) /* elements summed in fp32 before folding into double: ≤ 16 per lane */
 #define LINE_BYTES 64
 
-/* The stats sweep reads the next chunk into L2 while it computes this one: the hardware
- * prefetcher falls behind once the core is busy with exp. The gradient-from-lse sweep reads
- * 4 KiB ahead into L1. A prefetch past the end of the buffer never faults. */
+/* The stats sweep requests the next chunk while it computes this one (prefetch_chunk): the
+ * hardware prefetcher falls behind once the core is busy with exp. The gradient-from-lse sweep
+ * reads 4 KiB ahead into L1. A prefetch past the end of the buffer never faults. */
 #define STATS_AHEAD LSCE_CHUNK
 #define EXPSCALE_AHEAD_BYTES 4096
 
@@ -81,7 +82,7 @@ SWEEP_INLINE void prefetch_next_chunk(const char *next, int64_t i, int64_t step,
     const size_t part = chunk_bytes / parts;
     const size_t first = (size_t)i * size / LINE_BYTES, end = (size_t)(i + step) * size / LINE_BYTES;
     for (size_t j = first; j < end; j++)
-        prefetch_l2(next + (j % parts) * part + (j / parts) * LINE_BYTES);
+        prefetch_chunk(next + (j % parts) * part + (j / parts) * LINE_BYTES);
 }
 
 #if !HAVE_HALF /* portable 16-bit conversions, one lane at a time */
