@@ -83,10 +83,6 @@ static inline double vsum_total(vsum acc)
 /* Macros, not functions: the hint must be a literal where the builtin expands (through the
  * always-inlined sweeps GCC 12 silently dropped _mm_prefetch's enum argument, and every prefetch). */
 #define prefetch_l1(p) __builtin_prefetch((p), 0, 3) /* prefetcht0 */
-/* The next chunk into L1 rather than L2 (prefetcht1): the max sweep then reads it from L1. Same-run
- * A/B (2026-11-30, avx512 fp32 fused): 4096 × 32000 and 1024 × 128256 from 0.80–0.82× memcpy to
- * 0.85–0.86×, 4 × 32000 in cache 7 % less time; avx2 0.73–0.76 → 0.76–0.79×. */
-#define prefetch_chunk(p) prefetch_l1(p)
 static inline void store_fence(void) { _mm_sfence(); }
 
 /* 16-bit storage. bf16 → fp32 is a shift; fp32 → bf16 rounds to nearest even in integers (the
